@@ -1,0 +1,133 @@
+"""Sensorium's objective (paper §3.3): L1 on VGG19 features, L1 discriminator feature matching,
+and the hinge GAN loss. Losses are pure functions returning (loss, stats); only the perceptual
+loss is a module because it holds weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+Stats = dict[str, float]
+
+VGG19_FILE = "vgg19-dcbb9e9d.pth"  # torchvision's IMAGENET1K_V1 weights
+VGG19_URL = f"https://download.pytorch.org/models/{VGG19_FILE}"
+VGG_ENV = "SENSORIUM_VGG19_WEIGHTS"
+
+
+def d_hinge(real_logits: list[torch.Tensor], fake_logits: list[torch.Tensor]) -> tuple[torch.Tensor, Stats]:
+    """Discriminator hinge loss, averaged over scales: relu(1 - D(real)) + relu(1 + D(fake))."""
+    real = sum(F.relu(1 - r.float()).mean() for r in real_logits) / len(real_logits)
+    fake = sum(F.relu(1 + f.float()).mean() for f in fake_logits) / len(fake_logits)
+    return real + fake, {"d_real": real.item(), "d_fake": fake.item()}
+
+
+def g_hinge(fake_logits: list[torch.Tensor]) -> tuple[torch.Tensor, Stats]:
+    """Generator hinge loss: -D(fake), averaged over scales."""
+    loss = -sum(f.float().mean() for f in fake_logits) / len(fake_logits)
+    return loss, {"g_gan": loss.item()}
+
+
+def feature_matching(real_feats: list[list[torch.Tensor]], fake_feats: list[list[torch.Tensor]]) -> tuple[torch.Tensor, Stats]:
+    """L1 between discriminator features of real and fake (logits excluded), averaged over scales.
+
+    Real features are detached: this loss trains the generator only.
+    """
+    total = 0.0
+    for real_scale, fake_scale in zip(real_feats, fake_feats, strict=True):
+        for r, f in zip(real_scale[:-1], fake_scale[:-1], strict=True):
+            total = total + F.l1_loss(f.float(), r.detach().float())
+    loss = total / len(real_feats)
+    return loss, {"g_fm": loss.detach().item()}
+
+
+PerceptualMode = Literal["imagenet", "random"]
+
+
+def find_vgg19_weights(path: str | os.PathLike | None = None) -> Path | None:
+    """The VGG19 ImageNet state dict: an explicit path, $SENSORIUM_VGG19_WEIGHTS, or torch's hub cache."""
+    candidates = [path, os.environ.get(VGG_ENV)]
+    candidates.append(Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE)
+    for c in candidates:
+        if c and Path(c).is_file():
+            return Path(c)
+    return None
+
+
+class VGGPerceptualLoss(nn.Module):
+    """L1 between VGG19 relu{1..5}_1 features of output and target, weighted 1/32 … 1 as in pix2pixHD.
+
+    mode="imagenet" needs torchvision's ImageNet weights (downloaded by torchvision when online,
+    or a local file); mode="random" uses a fixed seeded random VGG19: an explicit, logged fallback
+    for machines without the weights (random conv features still measure local structure, but far
+    less semantically). Images in [-1, 1].
+    """
+
+    layer_ends = (2, 7, 12, 21, 30)  # indices after relu1_1, relu2_1, relu3_1, relu4_1, relu5_1
+    weights = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
+
+    def __init__(self, mode: PerceptualMode = "imagenet", weights_path: str | None = None, allow_download: bool = True):
+        super().__init__()
+        from torchvision.models import vgg19
+
+        net = vgg19(weights=None)
+        if mode == "imagenet":
+            local = find_vgg19_weights(weights_path)
+            if local is not None:
+                state = torch.load(local, map_location="cpu", weights_only=True)
+            elif allow_download:
+                try:
+                    state = torch.hub.load_state_dict_from_url(VGG19_URL, progress=False, weights_only=True)
+                except Exception as exc:
+                    raise FileNotFoundError(self._missing_message()) from exc
+            else:
+                raise FileNotFoundError(self._missing_message())
+            net.load_state_dict(state, strict=True)
+        elif mode == "random":
+            torch.manual_seed(0)  # a fixed random VGG, identical on every run and machine
+            net = vgg19(weights=None)
+            log.warning("perceptual loss: using a FIXED RANDOM VGG19 (ImageNet weights not available)")
+        else:
+            raise ValueError(f"mode must be 'imagenet' or 'random', got {mode!r}")
+        self.mode = mode
+        self.features = net.features[: self.layer_ends[-1]].eval().requires_grad_(False)
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+
+    @staticmethod
+    def _missing_message() -> str:
+        return (
+            f"VGG19 ImageNet weights not found. Download {VGG19_URL} and put it in "
+            f"{Path(torch.hub.get_dir()) / 'checkpoints'} or point ${VGG_ENV} at it "
+            "(or train with --perceptual random, an explicit fallback)."
+        )
+
+    def train(self, mode: bool = True) -> "VGGPerceptualLoss":
+        super().train(mode)
+        self.features.eval()  # always frozen
+        return self
+
+    def _feats(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = ((x + 1) / 2 - self.mean) / self.std
+        out, start = [], 0
+        for end in self.layer_ends:
+            x = self.features[start:end](x)
+            out.append(x)
+            start = end
+        return out
+
+    def forward(self, fake: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, Stats]:
+        fake_f, real_f = self._feats(fake), self._feats(real)
+        loss = sum(w * F.l1_loss(f.float(), r.detach().float()) for w, f, r in zip(self.weights, fake_f, real_f))
+        return loss, {"g_vgg": loss.detach().item()}
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode}"

@@ -1,0 +1,167 @@
+"""Sensorium: content encoder + style encoder + generator, with save_pretrained/from_pretrained.
+
+The export is a folder (local or a Hugging Face Hub repo) holding `config.json` and
+`model.safetensors`; loading is strict and never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .conditioning import expand_presence
+from .config import ConfigError, ModelConfig
+from .encoders import ContentEncoder, StyleEncoder
+from .generator import Generator
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, corrupt or does not match this model; the message says which."""
+
+
+class Sensorium(nn.Module):
+    """Reference-guided translation from sense maps (content) and a style image.
+
+    maps: (B, C, H, W) stacked sense maps in [0, 1] (see `conditioning.stack_maps`);
+    presence: (B, M) 1 where a modality is given; style images and outputs in [-1, 1].
+    H and W must be multiples of `config.stride`.
+    """
+
+    def __init__(self, config: ModelConfig | None = None):
+        super().__init__()
+        self.config = config = config or ModelConfig()
+        in_channels = config.map_channels + len(config.modalities)
+        self.content_encoder = ContentEncoder(in_channels, config.channels, config.max_channels, config.num_scales)
+        self.style_encoder = StyleEncoder(config.style_channels, config.max_channels, config.num_scales,
+                                          config.style_dim, config.num_domains)  # fmt: skip
+        self.generator = Generator(config)
+        # Per-domain Gaussian fitted to training styles, for sampling random styles.
+        self.register_buffer("style_mean", torch.zeros(config.num_domains, config.style_dim))
+        self.register_buffer("style_scale_tril", torch.eye(config.style_dim).repeat(config.num_domains, 1, 1))
+
+    # -- the three steps --------------------------------------------------------------------
+    def encode_style(self, image: torch.Tensor, domain: torch.Tensor | None = None) -> torch.Tensor:
+        """image (B, 3, H, W) in [-1, 1] → style (B, style_dim)."""
+        return self.style_encoder(image, domain)
+
+    def encode_content(self, maps: torch.Tensor, presence: torch.Tensor) -> list[torch.Tensor]:
+        """maps (B, C, H, W), presence (B, M) → content pyramid [f_0 … f_N]."""
+        cfg = self.config
+        b, c, h, w = maps.shape
+        assert c == cfg.map_channels, f"maps have {c} channels, config expects {cfg.map_channels}"
+        assert presence.shape == (b, len(cfg.modalities)), f"presence {tuple(presence.shape)}"
+        if h % cfg.stride or w % cfg.stride:
+            raise ValueError(f"image size {h}x{w} must be a multiple of {cfg.stride}")
+        presence = presence.to(maps.dtype)
+        masked = maps * expand_presence(presence, cfg.modalities)[:, :, None, None]
+        planes = presence[:, :, None, None].expand(-1, -1, h, w)
+        return self.content_encoder(torch.cat([masked, planes], dim=1))
+
+    def generate(self, content: list[torch.Tensor], style: torch.Tensor) -> torch.Tensor:
+        """content pyramid + style (B, S) → image (B, 3, H, W) in [-1, 1]."""
+        return self.generator(content, style)
+
+    def forward(self, maps: torch.Tensor, presence: torch.Tensor, style_image: torch.Tensor,
+                domain: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+        return self.generate(self.encode_content(maps, presence), self.encode_style(style_image, domain))
+
+    # -- styles -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def fit_style_statistics(self, styles: torch.Tensor, domain: int = 0) -> None:
+        """Fit the Gaussian that `sample_styles` draws from to styles (N, S) of training images."""
+        styles = styles.double()
+        mean = styles.mean(0)
+        cov = torch.cov(styles.t()) if styles.shape[0] > 1 else torch.zeros(styles.shape[1], styles.shape[1])
+        cov = cov + 1e-4 * torch.eye(cov.shape[0], dtype=cov.dtype)  # small data: keep it positive definite
+        self.style_mean[domain] = mean.to(self.style_mean)
+        self.style_scale_tril[domain] = torch.linalg.cholesky(cov).to(self.style_scale_tril)
+
+    def sample_styles(self, n: int, domain: int = 0, generator: torch.Generator | None = None,
+                      temperature: float = 1.0) -> torch.Tensor:  # fmt: skip
+        """n random style vectors (n, S) from the fitted per-domain Gaussian."""
+        device = self.style_mean.device
+        eps = torch.randn(n, self.config.style_dim, generator=generator, device="cpu").to(device)
+        return self.style_mean[domain] + temperature * eps @ self.style_scale_tril[domain].t()
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save_pretrained(self, directory: str | os.PathLike, dtype: torch.dtype | None = None,
+                        metadata: dict[str, Any] | None = None) -> Path:  # fmt: skip
+        """Write config.json + model.safetensors (optionally cast, e.g. fp16 to halve the size)."""
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: (v.to(dtype) if dtype and v.is_floating_point() else v).detach().cpu().contiguous()
+                 for k, v in self.state_dict().items()}  # fmt: skip
+        tmp = directory / (WEIGHTS_NAME + ".tmp")
+        save_file(state, str(tmp), metadata={"format": "pt"})
+        os.replace(tmp, directory / WEIGHTS_NAME)
+        payload = {"model": self.config.to_dict(), **({"metadata": metadata} if metadata else {})}
+        (directory / CONFIG_NAME).write_text(json.dumps(payload, indent=2))
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike, device: str | torch.device = "cpu",
+                        revision: str | None = None, local_files_only: bool = False) -> "Sensorium":  # fmt: skip
+        """Load from a local folder or a Hub repo id; strict: every key must match."""
+        config_file, weights_file = _resolve_files(str(name_or_path), revision, local_files_only)
+        config, metadata = read_config(config_file)
+        model = cls(config)
+        try:
+            from safetensors.torch import load_file
+
+            state = load_file(str(weights_file))
+        except Exception as exc:
+            raise CheckpointError(f"{weights_file} is not a readable safetensors file ({exc}); "
+                                  "it may be truncated or corrupt: download or export it again") from exc  # fmt: skip
+        state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+        missing, unexpected = set(model.state_dict()) - set(state), set(state) - set(model.state_dict())
+        if missing or unexpected:
+            raise CheckpointError(
+                f"{weights_file} does not match its config: missing keys {sorted(missing)[:5]}"
+                f"{'…' if len(missing) > 5 else ''}, unexpected keys {sorted(unexpected)[:5]}"
+            )
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise CheckpointError(f"{weights_file} has tensors of the wrong shape: {exc}") from exc
+        model.metadata = metadata
+        return model.to(device).eval()
+
+
+def read_config(path: Path) -> tuple[ModelConfig, dict[str, Any]]:
+    try:
+        payload = json.loads(Path(path).read_text())
+        return ModelConfig.from_dict(payload["model"]), payload.get("metadata", {})
+    except (json.JSONDecodeError, KeyError, TypeError, ConfigError) as exc:
+        raise CheckpointError(f"{path} is not a valid Sensorium config: {exc}") from exc
+
+
+def _resolve_files(name: str, revision: str | None, local_files_only: bool) -> tuple[Path, Path]:
+    path = Path(name)
+    if path.is_dir():
+        files = path / CONFIG_NAME, path / WEIGHTS_NAME
+        for f in files:
+            if not f.is_file():
+                raise CheckpointError(f"{path} has no {f.name}: not a Sensorium checkpoint folder")
+        return files
+    if path.suffix or name.startswith((".", "/", "~")) or name.count("/") != 1:
+        raise CheckpointError(f"checkpoint {name!r} not found: give a folder with {CONFIG_NAME} and "
+                              f"{WEIGHTS_NAME}, or a Hugging Face Hub repo id like 'user/model'")  # fmt: skip
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return tuple(Path(hf_hub_download(name, f, revision=revision, local_files_only=local_files_only))
+                     for f in (CONFIG_NAME, WEIGHTS_NAME))  # fmt: skip
+    except Exception as exc:
+        raise CheckpointError(f"could not get checkpoint {name!r} from the Hugging Face Hub "
+                              f"({type(exc).__name__}); check the id and your connection, or pass a "
+                              "local folder") from exc  # fmt: skip
