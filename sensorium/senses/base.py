@@ -45,6 +45,17 @@ class SenseMap:
     extras: dict = field(default_factory=dict)
 
 
+def as_rgb(image: Image.Image) -> Image.Image:
+    """RGB view of any PIL image; transparent pixels are composited over white (not black)."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
 class Sense(ABC):
     """An extractor for one modality.
 
@@ -74,7 +85,7 @@ class Sense(ABC):
     def _check_available(self) -> Availability: ...
 
     # -- loading ------------------------------------------------------------------------
-    def load(self, device: str | torch.device = "cpu") -> "Sense":
+    def load(self, device: str | torch.device = "cpu") -> Sense:
         """Load weights once (idempotent); raises SenseUnavailable with a human reason."""
         device = torch.device(device)
         if not self._loaded or device != self.device:
@@ -90,7 +101,7 @@ class Sense(ABC):
     def __call__(self, image: Image.Image, size: tuple[int, int] | None = None) -> SenseMap:
         """Extract the map of one RGB image at `size` (H, W); defaults to the image size."""
         self.load(self.device)
-        image = image.convert("RGB")
+        image = as_rgb(image)
         size = size or (image.height, image.width)
         out = self._extract(image, size)
         assert out.tensor.shape == (self.channels, *size), (self.name, tuple(out.tensor.shape))
