@@ -76,10 +76,11 @@ class VGGPerceptualLoss(nn.Module):
 
     def __init__(self, mode: PerceptualMode = "imagenet", weights_path: str | None = None, allow_download: bool = True):
         super().__init__()
-        from torchvision.models import vgg19
+        from torchvision.models.vgg import cfgs, make_layers
 
-        net = vgg19(weights=None)
+        # Only the conv trunk up to relu5_1: the 120 M classifier parameters are never needed.
         if mode == "imagenet":
+            features = make_layers(cfgs["E"])
             local = find_vgg19_weights(weights_path)
             if local is not None:
                 state = torch.load(local, map_location="cpu", weights_only=True)
@@ -90,15 +91,16 @@ class VGGPerceptualLoss(nn.Module):
                     raise FileNotFoundError(self._missing_message()) from exc
             else:
                 raise FileNotFoundError(self._missing_message())
-            net.load_state_dict(state, strict=True)
+            features.load_state_dict({k[9:]: v for k, v in state.items() if k.startswith("features.")}, strict=True)
         elif mode == "random":
-            torch.manual_seed(0)  # a fixed random VGG, identical on every run and machine
-            net = vgg19(weights=None)
+            with torch.random.fork_rng(devices=[]):  # leave the caller's RNG untouched
+                torch.manual_seed(0)  # a fixed random VGG, identical on every run and machine
+                features = make_layers(cfgs["E"])
             log.warning("perceptual loss: using a FIXED RANDOM VGG19 (ImageNet weights not available)")
         else:
             raise ValueError(f"mode must be 'imagenet' or 'random', got {mode!r}")
         self.mode = mode
-        self.features = net.features[: self.layer_ends[-1]].eval().requires_grad_(False)
+        self.features = features[: self.layer_ends[-1]].eval().requires_grad_(False)
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
 

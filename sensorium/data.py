@@ -1,0 +1,128 @@
+"""Training data: one `.npz` per image holding the prepared image and its cached sense maps.
+
+Written by `training/prepare.py`, read here. Maps are stored as uint8 (1/255 steps are far below
+what the senses resolve) so a few hundred images fit in memory and in a Space repo.
+Layout: `root/<domain>/<name>.npz` (a single-domain set may put files directly in `root`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .modalities import MODALITIES, POSE_PARTS
+
+CACHE_SUFFIX = ".npz"
+
+
+def save_sample(path: Path, image: np.ndarray, maps: Mapping[str, torch.Tensor], notes: Mapping[str, str] | None = None) -> None:
+    """image (H, W, 3) uint8; maps: modality → (C, H, W) float in [0, 1]. Written atomically."""
+    arrays = {"image": image}
+    for name, m in maps.items():
+        arrays[f"map_{name}"] = (m.clamp(0, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+    for name, note in (notes or {}).items():
+        arrays[f"note_{name}"] = np.array(note)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+
+
+def load_sample(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    with np.load(path) as data:
+        image = data["image"]
+        maps = {k[4:]: data[k] for k in data.files if k.startswith("map_")}
+    return image, maps
+
+
+def list_samples(root: str | Path) -> list[tuple[Path, str]]:
+    """(file, domain) pairs; the domain is the sub-folder name, or "default" for files in root."""
+    root = Path(root)
+    files = sorted(root.glob(f"*{CACHE_SUFFIX}"))
+    samples = [(f, "default") for f in files if not f.name.endswith(".tmp.npz")]
+    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+        samples += [(f, sub.name) for f in sorted(sub.glob(f"*{CACHE_SUFFIX}")) if not f.name.endswith(".tmp.npz")]
+    return samples
+
+
+class SenseDataset(Dataset):
+    """Returns dict(image (3, H, W) in [-1, 1], maps (C, H, W) in [0, 1], presence (M,), domain ()).
+
+    Modalities missing from a file get zeros and presence 0, so a dataset prepared with fewer
+    senses than the model has slots (e.g. no depth model offline) trains those slots as "absent".
+    Everything is decoded once into memory: the sets we train on here are small.
+    """
+
+    def __init__(self, root: str | Path, modalities: Sequence[str], domains: Sequence[str] | None = None):
+        samples = list_samples(root)
+        if not samples:
+            raise FileNotFoundError(f"no prepared samples (*.npz) under {root}; run training/prepare.py first")
+        self.domains = list(domains) if domains else sorted({d for _, d in samples})
+        self.modalities = tuple(modalities)
+        self.files = [f for f, d in samples if d in self.domains]
+        self.domain_ids = [self.domains.index(d) for f, d in samples if d in self.domains]
+        self.items = [self._decode(f) for f in self.files]
+
+    def _decode(self, path: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        image, maps = load_sample(path)
+        h, w = image.shape[:2]
+        img = torch.from_numpy(image).permute(2, 0, 1).float() / 127.5 - 1
+        parts, presence = [], []
+        for name in self.modalities:
+            c = MODALITIES[name].channels
+            m = maps.get(name)
+            if m is None or m.shape != (c, h, w):
+                parts.append(torch.zeros(c, h, w, dtype=torch.uint8))
+                presence.append(0.0)
+            else:
+                parts.append(torch.from_numpy(m))
+                presence.append(1.0)
+        return img, torch.cat(parts), torch.tensor(presence)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        img, maps, presence = self.items[i]
+        return {"image": img, "maps": maps.float() / 255, "presence": presence, "domain": torch.tensor(self.domain_ids[i])}
+
+
+def flip_channel_order(modalities: Sequence[str]) -> list[int]:
+    """Channel permutation that goes with a horizontal flip: left/right body parts swap."""
+    order, start = [], 0
+    for name in modalities:
+        c = MODALITIES[name].channels
+        idx = list(range(start, start + c))
+        if name == "pose":
+            for a, b in (("left_arm", "right_arm"), ("left_leg", "right_leg")):
+                ia, ib = POSE_PARTS.index(a), POSE_PARTS.index(b)
+                idx[ia], idx[ib] = idx[ib], idx[ia]
+        order += idx
+        start += c
+    return order
+
+
+def augment(batch: dict[str, torch.Tensor], modalities: Sequence[str], generator: torch.Generator,
+            max_zoom: float = 1.15) -> dict[str, torch.Tensor]:  # fmt: skip
+    """Random horizontal flip and zoom-crop, applied identically to image and maps (on device).
+
+    Randomness comes from `generator` only, so a resumed run sees the very same augmentations.
+    """
+    image, maps = batch["image"], batch["maps"]
+    b, _, h, w = image.shape
+    flip = torch.rand(b, generator=generator) < 0.5
+    zoom = 1 + torch.rand(b, generator=generator) * (max_zoom - 1)
+    shift = (torch.rand(b, 2, generator=generator) * 2 - 1) * (1 - 1 / zoom)[:, None]
+    order = torch.tensor(flip_channel_order(modalities))
+    flip, zoom, shift = flip.to(image.device), zoom.to(image.device), shift.to(image.device)
+    maps = torch.where(flip[:, None, None, None], maps[:, order.to(maps.device)], maps)
+    theta = torch.zeros(b, 2, 3, device=image.device)
+    theta[:, 0, 0] = torch.where(flip, -1.0, 1.0) / zoom
+    theta[:, 1, 1] = 1 / zoom
+    theta[:, :, 2] = shift
+    grid = torch.nn.functional.affine_grid(theta, [b, 1, h, w], align_corners=False)
+    sample = lambda t: torch.nn.functional.grid_sample(t, grid, mode="bilinear", padding_mode="reflection", align_corners=False)  # noqa: E731
+    return {**batch, "image": sample(image), "maps": sample(maps)}

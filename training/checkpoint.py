@@ -1,0 +1,93 @@
+"""Training-state checkpoints that survive kills: written to a temp file, fsynced, renamed, and
+paired with a SHA-256 sidecar so a truncated or corrupt file is detected and skipped for the
+previous one. Loaded with `weights_only=True`: a checkpoint can never run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+log = logging.getLogger(__name__)
+
+STATE_VERSION = 1
+PATTERN = re.compile(r"state-(\d{8})\.pt$")
+
+
+class CorruptCheckpoint(RuntimeError):
+    pass
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def save_state(directory: Path, step: int, state: dict[str, Any], keep_last: int) -> Path:
+    """Write `state-{step}.pt` atomically (+ `.sha256`), then prune to the newest `keep_last`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"state-{step:08d}.pt"
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save({**state, "version": STATE_VERSION, "step": step}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    digest = _sha256(tmp)
+    os.replace(tmp, path)  # a kill before this line leaves only a .tmp, never a half file
+    _atomic_write_bytes(path.with_suffix(".pt.sha256"), digest.encode())
+    for old in list_states(directory)[:-keep_last]:
+        old.unlink(missing_ok=True)
+        old.with_suffix(".pt.sha256").unlink(missing_ok=True)
+    return path
+
+
+def list_states(directory: Path) -> list[Path]:
+    """Checkpoint files, oldest first."""
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if PATTERN.search(p.name))
+
+
+def load_state(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Verify the checksum and load; raises CorruptCheckpoint with the reason."""
+    sidecar = path.with_suffix(".pt.sha256")
+    if not sidecar.is_file():
+        raise CorruptCheckpoint(f"{path.name}: no checksum file (the write was interrupted)")
+    if _sha256(path) != sidecar.read_text().strip():
+        raise CorruptCheckpoint(f"{path.name}: checksum mismatch (truncated or modified)")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # pickle payloads are refused by weights_only and land here too
+        raise CorruptCheckpoint(f"{path.name}: not a safe training checkpoint ({exc})") from exc
+    if state.get("version") != STATE_VERSION:
+        raise CorruptCheckpoint(f"{path.name}: state version {state.get('version')} != {STATE_VERSION}")
+    return state
+
+
+def load_latest_valid(directory: Path, map_location: str | torch.device = "cpu") -> tuple[Path, dict[str, Any]] | None:
+    """The newest checkpoint that verifies; corrupt ones are reported and skipped."""
+    for path in reversed(list_states(directory)):
+        try:
+            return path, load_state(path, map_location)
+        except CorruptCheckpoint as exc:
+            log.warning("skipping checkpoint %s; trying the previous one", exc)
+            print(f"warning: skipping corrupt checkpoint {exc}; trying the previous one", flush=True)
+    return None

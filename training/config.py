@@ -1,0 +1,125 @@
+"""Training configuration: a frozen dataclass, an optional YAML base, CLI overrides generated
+from the fields (`--steps 1000 --model.channels 32`), all validated in `__post_init__`.
+The resolved config is written to the run dir and stored in every checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sensorium.config import ConfigError, ModelConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: str = "data/prepared"  # folder of prepared .npz samples (training/prepare.py)
+    out: str = "runs/sensorium"  # run dir: checkpoints, logs, samples, export
+    model: ModelConfig = field(default_factory=ModelConfig)  # network architecture
+    steps: int = 100_000  # total optimisation steps
+    batch_size: int = 16  # per process
+    lr_g: float = 1e-4  # generator + encoders (SPADE's TTUR: D learns 4x faster)
+    lr_d: float = 4e-4  # discriminator
+    beta1: float = 0.0  # Adam betas as in SPADE
+    beta2: float = 0.9
+    lambda_vgg: float = 10.0  # VGG19 feature L1 (SPADE / pix2pixHD weight)
+    lambda_fm: float = 10.0  # discriminator feature matching L1
+    lambda_gan: float = 1.0  # hinge GAN, for reconstructions and random (content, style) pairs
+    lambda_l1: float = 0.0  # optional pixel L1 on reconstructions (helps tiny offline runs)
+    perceptual: Literal["auto", "imagenet", "random", "none"] = "auto"  # auto: imagenet if present, else random (logged)
+    modality_dropout: float = 0.3  # probability of dropping each modality per sample
+    r1_gamma: float = 0.0  # R1 penalty weight on real images (0 = off)
+    r1_every: int = 16  # lazy R1 interval
+    grad_clip: float = 10.0  # max grad norm for G and D (0 = off)
+    ema_decay: float = 0.999  # EMA of generator + encoders for sampling and export
+    ema_start: int = 0  # EMA copies the weights until this step
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 on CUDA, fp32 on CPU
+    channels_last: bool = True  # on CUDA only
+    compile: bool = False  # torch.compile the generator step (CUDA)
+    seed: int = 0
+    num_workers: int = 0  # the dataset lives in memory; workers rarely help
+    log_every: int = 50
+    sample_every: int = 1000
+    ckpt_every: int = 1000
+    keep_last: int = 3  # training-state checkpoints kept on disk
+    export_dtype: Literal["float32", "float16"] = "float32"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):
+            object.__setattr__(self, "model", ModelConfig.from_dict(self.model))
+        for name in ("steps", "batch_size", "log_every", "sample_every", "ckpt_every", "keep_last", "r1_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.modality_dropout <= 1:
+            raise ConfigError(f"modality_dropout must be in [0, 1], got {self.modality_dropout}")
+        if not 0 <= self.ema_decay < 1:
+            raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        for name in ("lr_g", "lr_d", "lambda_vgg", "lambda_fm", "lambda_gan", "lambda_l1", "r1_gamma", "grad_clip"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name, allowed in (("perceptual", ("auto", "imagenet", "random", "none")),
+                              ("precision", ("auto", "fp32", "bf16")), ("export_dtype", ("float32", "float16"))):  # fmt: skip
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["model"] = self.model.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        extra = sorted(set(d) - known)
+        if extra:
+            raise ConfigError(f"unknown training config fields {extra}")
+        return cls(**d)
+
+
+def _arg_type(tp: Any) -> tuple[Any, dict[str, Any]]:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return str, {"choices": list(typing.get_args(tp))}
+    if tp is bool:
+        return lambda s: s.lower() in ("1", "true", "yes", "on"), {"metavar": "BOOL"}
+    if origin is tuple:
+        return lambda s: tuple(x for x in s.split(",") if x), {"metavar": "A,B,…"}
+    return tp, {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """One flag per field of TrainConfig and ModelConfig (as --model.NAME); defaults stay None so
+    only what the person typed overrides the YAML base."""
+    parser = argparse.ArgumentParser(description="Train Sensorium", argument_default=argparse.SUPPRESS)
+    parser.add_argument("--config", help="YAML file with a base config (CLI flags override it)")
+    parser.add_argument("--resume", help="'latest' or a checkpoint path to continue from")
+    for prefix, cls in (("", TrainConfig), ("model.", ModelConfig)):
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.name == "model":
+                continue
+            conv, extra = _arg_type(hints[f.name])
+            parser.add_argument(f"--{prefix}{f.name}", type=conv, **extra)
+    return parser
+
+
+def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argparse.Namespace]:
+    args = parser_args = build_parser().parse_args(argv)
+    base: dict[str, Any] = {}
+    if getattr(args, "config", None):
+        import yaml
+
+        base = yaml.safe_load(Path(args.config).read_text()) or {}
+    model = dict(base.pop("model", {}) or {})
+    for key, value in vars(args).items():
+        if key in ("config", "resume"):
+            continue
+        if key.startswith("model."):
+            model[key[6:]] = value
+        else:
+            base[key] = value
+    return TrainConfig.from_dict({**base, "model": ModelConfig(**model) if model else ModelConfig()}), parser_args

@@ -1,0 +1,114 @@
+"""One optimisation step each for the discriminator and the generator, plus EMA and modality
+dropout; pure enough to import in tests. Paper §3.3: L1 VGG19 features + L1 discriminator feature
+matching + hinge GAN on self-reconstructions, and hinge GAN on random (content, style) pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sensorium.losses import VGGPerceptualLoss, d_hinge, feature_matching, g_hinge
+
+from .config import TrainConfig
+
+
+@dataclass
+class Batch:
+    image: torch.Tensor  # (B, 3, H, W) in [-1, 1]
+    maps: torch.Tensor  # (B, C, H, W) in [0, 1]
+    presence: torch.Tensor  # (B, M) after modality dropout
+    domain: torch.Tensor  # (B,)
+    pair: torch.Tensor  # (B,) index of the style image for the random pair
+
+
+def drop_modalities(presence: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
+    """Zero each present modality with probability p, so one model serves every subset a person
+    can tick (including none: style-only output)."""
+    keep = torch.rand(presence.shape, generator=generator) >= p
+    return presence * keep.to(presence)
+
+
+def random_pairing(batch_size: int, generator: torch.Generator) -> torch.Tensor:
+    """A derangement-ish permutation: each sample borrows another sample's style."""
+    if batch_size == 1:
+        return torch.zeros(1, dtype=torch.long)
+    shift = int(torch.randint(1, batch_size, (1,), generator=generator))
+    return (torch.arange(batch_size) + shift) % batch_size
+
+
+def masked_maps(batch: Batch, modalities, expand) -> torch.Tensor:
+    return batch.maps * expand(batch.presence, modalities)[:, :, None, None]
+
+
+def generate_pair(g: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """One forward over [reconstruction; random pair]: content of each image with its own style,
+    then with a borrowed style. One call so DDP sees a single forward per step."""
+    b = batch.image.shape[0]
+    maps = torch.cat([batch.maps, batch.maps])
+    presence = torch.cat([batch.presence, batch.presence])
+    styles = torch.cat([batch.image, batch.image[batch.pair]])
+    domains = torch.cat([batch.domain, batch.domain[batch.pair]])
+    out = g(maps, presence, styles, domains)
+    return out[:b], out[b:]
+
+
+def d_step(g: nn.Module, d: nn.Module, batch: Batch, cond: torch.Tensor, cfg: TrainConfig, step: int,
+           autocast) -> tuple[torch.Tensor, dict[str, float]]:  # fmt: skip
+    """Discriminator hinge loss on real vs (reconstructions, random pairs); lazy R1 when enabled."""
+    with torch.no_grad(), autocast():
+        rec, mix = generate_pair(g, batch)
+    use_r1 = cfg.r1_gamma > 0 and step % cfg.r1_every == 0
+    real = batch.image.detach().requires_grad_(use_r1)
+    b = real.shape[0]
+    domains = torch.cat([batch.domain, batch.domain, batch.domain[batch.pair]])
+    with autocast():
+        out = d(torch.cat([real, rec, mix]), torch.cat([cond, cond, cond]), domains)
+    real_logits = [s[-1][:b] for s in out]
+    fake_logits = [s[-1][b:] for s in out]
+    loss, stats = d_hinge(real_logits, fake_logits)
+    if use_r1:
+        (grad,) = torch.autograd.grad(sum(r.float().sum() for r in real_logits), real, create_graph=True)
+        r1 = grad.square().sum(dim=(1, 2, 3)).mean()
+        loss = loss + cfg.r1_gamma / 2 * r1 * cfg.r1_every
+        stats["d_r1"] = r1.item()
+    return loss, stats
+
+
+def g_step(g: nn.Module, d_frozen: nn.Module, vgg: VGGPerceptualLoss | None, batch: Batch, cond: torch.Tensor,
+           cfg: TrainConfig, autocast) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:  # fmt: skip
+    """Generator + encoders: reconstruct each image from its own maps and style (VGG + feature
+    matching + GAN), and fool D with random (content, style) pairs (GAN only: no target exists)."""
+    b = batch.image.shape[0]
+    with autocast():
+        rec, mix = generate_pair(g, batch)
+        domains = torch.cat([batch.domain, batch.domain, batch.domain[batch.pair]])
+        out = d_frozen(torch.cat([batch.image, rec, mix]), torch.cat([cond, cond, cond]), domains)
+    real_feats = [[f[:b].detach() for f in s] for s in out]
+    rec_feats = [[f[b : 2 * b] for f in s] for s in out]
+    gan, stats = g_hinge([s[-1][b:] for s in out])
+    loss = cfg.lambda_gan * gan
+    fm, fm_stats = feature_matching(real_feats, rec_feats)
+    loss = loss + cfg.lambda_fm * fm
+    stats.update(fm_stats)
+    if vgg is not None and cfg.lambda_vgg > 0:
+        with autocast():
+            perc, perc_stats = vgg(rec, batch.image)
+        loss = loss + cfg.lambda_vgg * perc
+        stats.update(perc_stats)
+    l1 = F.l1_loss(rec.float(), batch.image.float())
+    stats["rec_l1"] = l1.item()
+    if cfg.lambda_l1 > 0:
+        loss = loss + cfg.lambda_l1 * l1
+    return loss, stats, rec.detach()
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+        pe.lerp_(pm.detach(), 1 - decay)
+    for be, bm in zip(ema.buffers(), model.buffers(), strict=True):
+        be.copy_(bm)

@@ -1,0 +1,196 @@
+"""Train Sensorium. Reads top to bottom: config → devices → data → networks, optimisers, EMA →
+resume → the loop (D step, G step, EMA, log, sample, checkpoint) → export.
+
+    python -m training.train --data data/prepared --out runs/demo --steps 20000
+    torchrun --nproc_per_node 8 -m training.train --config training/configs/celebahq.yaml
+    python -m training.train --out runs/demo --resume latest   # continue a killed run
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import sys
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from sensorium.conditioning import expand_presence
+from sensorium.data import SenseDataset, augment
+from sensorium.discriminator import MultiscaleDiscriminator
+from sensorium.losses import VGGPerceptualLoss, find_vgg19_weights
+from sensorium.model import Sensorium
+
+from . import checkpoint, distributed
+from .config import TrainConfig, config_from_args
+from .logger import RunLogger
+from .sampler import batch_indices, step_generator
+from .steps import Batch, d_step, drop_modalities, ema_update, g_step, random_pairing
+
+log = logging.getLogger("sensorium.train")
+
+
+def build_perceptual(cfg: TrainConfig, device: torch.device) -> VGGPerceptualLoss | None:
+    """VGG19 ImageNet features when available; otherwise the explicit, logged random-VGG fallback."""
+    if cfg.perceptual == "none" or cfg.lambda_vgg == 0:
+        return None
+    mode = cfg.perceptual
+    if mode == "auto":
+        mode = "imagenet" if find_vgg19_weights() else "random"
+        if mode == "random":
+            print("perceptual loss: VGG19 ImageNet weights not found -> FALLBACK to a fixed random VGG19 "
+                  "(set SENSORIUM_VGG19_WEIGHTS or run with --perceptual imagenet to download)", flush=True)  # fmt: skip
+    return VGGPerceptualLoss(mode).to(device)
+
+
+def main(argv: list[str] | None = None) -> Path:
+    cfg, args = config_from_args(argv)
+    out = Path(cfg.out)
+
+    # -- devices and precision ---------------------------------------------------------------
+    info = distributed.setup()
+    device = info.device
+    use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
+    autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)  # noqa: E731
+    memory_format = torch.channels_last if (cfg.channels_last and device.type == "cuda") else torch.contiguous_format
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+
+    # -- data: in memory; each step's batch is a pure function of (seed, step, rank) -------------
+    dataset = SenseDataset(cfg.data, cfg.model.modalities)
+    if len(dataset.domains) != cfg.model.num_domains:
+        raise SystemExit(f"data has domains {dataset.domains} but model.num_domains={cfg.model.num_domains}")
+
+    # -- networks, optimisers, EMA -------------------------------------------------------------
+    torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+    model = Sensorium(cfg.model).to(device, memory_format=memory_format)
+    disc = MultiscaleDiscriminator(3, cfg.model.map_channels if cfg.model.disc_conditional else 0,
+                                   cfg.model.disc_channels, cfg.model.disc_layers, cfg.model.disc_scales,
+                                   cfg.model.num_domains).to(device, memory_format=memory_format)  # fmt: skip
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    opt_g = torch.optim.Adam(model.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    vgg = build_perceptual(cfg, device)
+
+    # -- resume ---------------------------------------------------------------------------------
+    start = 0
+    resume = getattr(args, "resume", None)
+    if resume:
+        found = (checkpoint.load_latest_valid(out / "checkpoints", device) if resume == "latest"
+                 else (Path(resume), checkpoint.load_state(Path(resume), device)))  # fmt: skip
+        if found is None:
+            print(f"no valid checkpoint in {out / 'checkpoints'}; starting from scratch", flush=True)
+        else:
+            path, state = found
+            model.load_state_dict(state["model"], strict=True)
+            disc.load_state_dict(state["disc"], strict=True)
+            ema.load_state_dict(state["ema"], strict=True)
+            opt_g.load_state_dict(state["opt_g"])
+            opt_d.load_state_dict(state["opt_d"])
+            start = state["step"]
+            print(f"resumed from {path.name} at step {start}", flush=True)
+
+    style_unused = cfg.model.modulation == "none" and not cfg.model.use_fusion
+    g_train = DDP(model, find_unused_parameters=style_unused) if info.enabled else model
+    d_train = DDP(disc) if info.enabled else disc
+    g_fwd = torch.compile(g_train) if cfg.compile else g_train
+    logger = RunLogger(out, enabled=info.is_main, total=cfg.steps, start=start)
+    expand = lambda p: expand_presence(p, cfg.model.modalities)  # noqa: E731
+
+    def get_batch(step: int) -> Batch:
+        rng = step_generator(cfg.seed, step, info.rank)
+        idx = batch_indices(step, len(dataset), cfg.batch_size, info.rank, info.world_size, cfg.seed)
+        items = [dataset[i] for i in idx]
+        raw = {k: torch.stack([it[k] for it in items]) for k in items[0]}
+        raw = augment(raw, cfg.model.modalities, rng)
+        presence = drop_modalities(raw["presence"], cfg.modality_dropout, rng)
+        to = lambda t: t.to(device, non_blocking=True)  # noqa: E731
+        return Batch(to(raw["image"]).contiguous(memory_format=memory_format),
+                     to(raw["maps"]).contiguous(memory_format=memory_format), to(presence), to(raw["domain"]),
+                     to(random_pairing(len(idx), rng)))  # fmt: skip
+
+    # -- the loop -------------------------------------------------------------------------------
+    skipped = 0
+    for step in range(start, cfg.steps):
+        batch = get_batch(step)
+        cond = batch.maps * expand(batch.presence)[:, :, None, None] if cfg.model.disc_conditional else None
+
+        # Discriminator: real vs reconstructions and random pairs.
+        disc.requires_grad_(True)
+        d_loss, d_stats = d_step(g_fwd, d_train, batch, cond, cfg, step, autocast)
+        ok = distributed.all_true(bool(torch.isfinite(d_loss)), info)
+        opt_d.zero_grad(set_to_none=True)
+        if ok:
+            d_loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(disc.parameters(), cfg.grad_clip)
+            opt_d.step()
+
+        # Generator + encoders, judged by the (frozen, un-wrapped) discriminator.
+        disc.requires_grad_(False)
+        g_loss, g_stats, _ = g_step(g_fwd, disc, vgg, batch, cond, cfg, autocast)
+        ok_g = distributed.all_true(bool(torch.isfinite(g_loss)), info)
+        opt_g.zero_grad(set_to_none=True)
+        if ok_g:
+            g_loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt_g.step()
+        if not (ok and ok_g):
+            skipped += 1
+            print(f"step {step}: non-finite loss (D {d_loss.item()}, G {g_loss.item()}); step skipped", flush=True)
+
+        ema_update(ema, model, 0.0 if step < cfg.ema_start else cfg.ema_decay)
+
+        done = step + 1
+        stats = {**d_stats, **g_stats, "d_loss": d_loss.item(), "g_loss": g_loss.item(), "skipped": skipped}
+        logger.step(done, stats, images=cfg.batch_size * info.world_size, log_now=done % cfg.log_every == 0)
+        if info.is_main and (done % cfg.sample_every == 0 or done == cfg.steps):
+            logger.sample_grid(done, ema, batch, cfg.model)
+        if info.is_main and (done % cfg.ckpt_every == 0 or done == cfg.steps):
+            state = {"model": model.state_dict(), "disc": disc.state_dict(), "ema": ema.state_dict(),
+                     "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "config": cfg.to_dict(),
+                     "torch_rng": torch.get_rng_state()}  # fmt: skip
+            checkpoint.save_state(out / "checkpoints", done, state, cfg.keep_last)
+
+    sums = distributed.weights_checksum(model, info)
+    if info.enabled and info.is_main:
+        print(f"ranks in sync: {len(set(sums)) == 1} (weight checksums {sums})", flush=True)
+
+    # -- export: the EMA model, with the style statistics of the training set -------------------
+    export = out / "export"
+    if info.is_main:
+        fit_style_statistics(ema, dataset, device, autocast)
+        meta = {"steps": cfg.steps, "data": str(cfg.data), "resolution": int(dataset[0]["image"].shape[-1]),
+                "perceptual": vgg.mode if vgg is not None else "none", "device": describe_device(device),
+                "world_size": info.world_size, "domains": dataset.domains}  # fmt: skip
+        dtype = torch.float16 if cfg.export_dtype == "float16" else None
+        ema.cpu().save_pretrained(export, dtype=dtype, metadata=meta)
+        print(f"exported {export}", flush=True)
+    logger.close()
+    distributed.cleanup()
+    return export
+
+
+@torch.no_grad()
+def fit_style_statistics(model: Sensorium, dataset: SenseDataset, device: torch.device, autocast) -> None:
+    for domain in range(len(dataset.domains)):
+        idx = [i for i, d in enumerate(dataset.domain_ids) if d == domain]
+        styles = []
+        for chunk in range(0, len(idx), 32):
+            images = torch.stack([dataset[i]["image"] for i in idx[chunk : chunk + 32]]).to(device)
+            with autocast():
+                styles.append(model.encode_style(images, torch.full((len(images),), domain, device=device)).float())
+        model.fit_style_statistics(torch.cat(styles).cpu(), domain)
+
+
+def describe_device(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    main()
