@@ -327,3 +327,14 @@ def test_import_loads_no_heavy_library():
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_models_load_once_per_process(tiny_models, photo):
+    from sensorium.senses import model_cache
+
+    a = SenseSet(["depth"], overrides={"depth": tiny_models["depth"]}, cache=MapCache())
+    b = SenseSet(["depth"], overrides={"depth": tiny_models["depth"]}, cache=MapCache())
+    a.extract(photo, 16)
+    b.extract(photo, 16)
+    assert a.sense("depth")._bundle is b.sense("depth")._bundle  # one model shared by both sets
+    assert sum(1 for k in model_cache.loaded_keys() if tiny_models["depth"] in str(k)) == 1

@@ -16,7 +16,7 @@ from PIL import Image
 
 from ..modalities import FACE_PARSING_CLASSES
 from .base import SenseMap
-from .palette import labels_preview
+from .palette import argmax_channels, labels_preview
 from .segmentation import logits_to_labels
 from .transformers_sense import TransformersSense
 
@@ -64,11 +64,11 @@ def fold_label(name: str) -> int:
 
 def one_hot(classes: torch.Tensor, n: int = len(FACE_PARSING_CLASSES)) -> torch.Tensor:
     """(H, W) class indices -> (n, H, W) float32 one-hot."""
-    return torch.nn.functional.one_hot(classes.long(), n).permute(2, 0, 1).float().contiguous()
+    return (classes[None] == torch.arange(n, device=classes.device)[:, None, None]).float()
 
 
 def face_parsing_preview(tensor: torch.Tensor) -> Image.Image:
-    return labels_preview(tensor.argmax(0).cpu().numpy(), FACE_PARSING_COLORS)
+    return labels_preview(argmax_channels(tensor).cpu().numpy(), FACE_PARSING_COLORS)
 
 
 class TransformersFaceParsing(TransformersSense):

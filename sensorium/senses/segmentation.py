@@ -24,25 +24,31 @@ DEFAULT_SEGMENTATION_MODEL = "nvidia/segformer-b0-finetuned-ade-512-512"
 
 
 def encode_labels(labels: torch.Tensor, bits: int = SEGMENTATION_CHANNELS) -> torch.Tensor:
-    """(H, W) integer labels -> (bits, H, W) float32 binary code of label + 1."""
-    code = labels.long() + 1
-    assert int(code.max()) < (1 << bits), f"label {int(code.max()) - 1} does not fit {bits} bits"
-    shifts = torch.arange(bits, device=labels.device)[:, None, None]
-    return ((code[None] >> shifts) & 1).float()
+    """(H, W) integer labels -> (bits, H, W) float32 binary code of label + 1 (channel k = bit k)."""
+    assert bits == 16, "the byte-level packing below assumes 16-bit codes"
+    code = labels.cpu().numpy().astype(np.int64) + 1
+    assert code.min() >= 1 and code.max() < (1 << bits), f"labels must be in [0, {(1 << bits) - 2}]"
+    as_bytes = code.astype("<u2").view(np.uint8).reshape(*code.shape, 2)  # little-endian bytes
+    planes = np.unpackbits(as_bytes, axis=-1, bitorder="little")  # (H, W, 16), bit k at k
+    return torch.from_numpy(np.ascontiguousarray(planes.transpose(2, 0, 1), dtype=np.float32))
 
 
 def decode_labels(tensor: torch.Tensor) -> torch.Tensor:
     """Inverse of `encode_labels`: (bits, H, W) -> (H, W) long labels (-1 where all zeros)."""
-    weights = (2 ** torch.arange(tensor.shape[0], device=tensor.device)).float()[:, None, None]
-    return ((tensor > 0.5).float() * weights).sum(0).long() - 1
+    planes = (tensor > 0.5).cpu().numpy().astype(np.uint8).transpose(1, 2, 0)  # (H, W, 16)
+    packed = np.packbits(planes, axis=-1, bitorder="little")  # (H, W, 2) bytes
+    code = np.ascontiguousarray(packed).view("<u2")[..., 0].astype(np.int64)
+    return torch.from_numpy(code - 1)
 
 
 def logits_to_labels(logits: torch.Tensor, size: tuple[int, int]) -> list[torch.Tensor]:
     """(B, K, h, w) class logits -> B label images (H, W), upsampling the logits (not labels)."""
     out = []
     for one in logits.float():  # one at a time: K x H x W floats can be large
-        up = F.interpolate(one[None], size=size, mode="bilinear", align_corners=False)
-        out.append(up[0].argmax(0).cpu())
+        # channels-last makes the K-reduction contiguous: ~2x faster on CPU than argmax(0)
+        one = one[None].contiguous(memory_format=torch.channels_last)
+        up = F.interpolate(one, size=size, mode="bilinear", align_corners=False)
+        out.append(up.argmax(1)[0].cpu())
     return out
 
 
@@ -69,11 +75,17 @@ class TransformersSegmentation(TransformersSense):
         maps = []
         for labels in logits_to_labels(outputs.logits, size):  # type: ignore[attr-defined]
             t = encode_labels(labels)
-            present = {int(i): names.get(int(i), str(int(i))) for i in torch.unique(labels)}
-            maps.append(SenseMap(self.modality, t, self.preview(t), True, "", {"labels": present}))
+            ids = torch.bincount(labels.flatten()).nonzero().flatten().tolist()
+            present = {i: names.get(i, str(i)) for i in ids}
+            preview = segmentation_preview(labels.numpy())
+            maps.append(SenseMap(self.modality, t, preview, True, "", {"labels": present}))
         return maps
 
     def preview(self, tensor: torch.Tensor) -> Image.Image:
-        labels = decode_labels(tensor).cpu().numpy()
-        colors = np.concatenate([np.zeros((1, 3), np.uint8), distinct_colors(1 << 10)])
-        return labels_preview(np.clip(labels + 1, 0, len(colors) - 1), colors)
+        return segmentation_preview(decode_labels(tensor).numpy())
+
+
+def segmentation_preview(labels: np.ndarray) -> Image.Image:
+    """Palette preview of (H, W) labels; -1 (no label) is black."""
+    colors = np.concatenate([np.zeros((1, 3), np.uint8), distinct_colors(1 << 10)])
+    return labels_preview(np.clip(labels + 1, 0, len(colors) - 1), colors)

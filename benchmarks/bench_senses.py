@@ -1,0 +1,123 @@
+"""Per-sense latency on one 512² photo: cold (first call, including model load) and warm.
+
+    python benchmarks/bench_senses.py [--quick] [--device cuda]
+
+Every provider is listed. Providers whose real weights are missing here are timed with a tiny
+random model of the same architecture when one can be built (depth, segmentation, face parsing)
+and marked "tiny stand-in": those numbers show pipeline overhead, not the real model's cost.
+`run(quick)` returns the Markdown table for a benchmark runner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sensorium.senses import MapCache, SenseSet, model_cache  # noqa: E402
+from sensorium.senses.registry import PROVIDERS  # noqa: E402
+
+SIZE = (512, 512)
+
+
+def _variants(image: Image.Image, n: int) -> list[Image.Image]:
+    """n copies differing in one pixel, so per-image result caches never serve a warm run."""
+    out = []
+    for i in range(n):
+        arr = np.asarray(image).copy()
+        arr[0, i % arr.shape[1], 0] ^= 1
+        out.append(Image.fromarray(arr))
+    return out
+
+
+def _tiny_stand_in(provider_name: str, root: Path) -> str | None:
+    """A tiny random local model for a transformers provider (None for other providers)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from senses_fixtures import make_tiny_depth, make_tiny_segformer
+
+    from sensorium.senses.face_parsing import CELEBAMASK_LABELS
+
+    builders = {
+        "depth-transformers": lambda p: make_tiny_depth(p),
+        "segmentation-transformers": lambda p: make_tiny_segformer(p),
+        "face-parsing-transformers": lambda p: make_tiny_segformer(p, list(CELEBAMASK_LABELS)),
+    }
+    if provider_name not in builders:
+        return None
+    return str(builders[provider_name](root / provider_name))
+
+
+def _time_provider(provider, image: Image.Image, device: str, runs: int, root: Path) -> tuple[str, str, str, str]:
+    sense = provider.factory(None)
+    source = "real"
+    availability = sense.available()
+    if not availability:
+        tiny = _tiny_stand_in(provider.name, root)
+        if tiny is None:
+            return provider.name, "unavailable", "-", availability.reason.split(";")[0][:90]
+        sense, source = provider.factory(tiny), "tiny stand-in (real weights missing)"
+    model_cache.clear()  # cold = load + first extraction
+    images = _variants(image, runs + 1)
+    start = time.perf_counter()
+    sense.load(device)
+    sense(images[0], SIZE)
+    cold = time.perf_counter() - start
+    warm = []
+    for im in images[1:]:
+        start = time.perf_counter()
+        sense(im, SIZE)
+        warm.append(time.perf_counter() - start)
+    return provider.name, f"{cold * 1000:.0f}", f"{statistics.median(warm) * 1000:.1f}", source
+
+
+def _cache_hit_ms(image: Image.Image, runs: int) -> float:
+    senses = SenseSet(["edges"], cache=MapCache())
+    senses.extract(image, SIZE)
+    start = time.perf_counter()
+    for _ in range(runs):
+        senses.extract(image, SIZE)
+    return (time.perf_counter() - start) / runs * 1000
+
+
+def run(quick: bool = False, device: str = "cpu") -> str:
+    """Markdown table of cold/warm latency per sense provider on skimage's astronaut at 512²."""
+    from skimage.data import astronaut
+
+    image = Image.fromarray(astronaut())
+    runs = 3 if quick else 10
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for providers in PROVIDERS.values():
+            for provider in providers:
+                rows.append((provider.modality, *_time_provider(provider, image, device, runs, Path(tmp))))
+    lines = [
+        f"Senses on one 512x512 photo (skimage astronaut), device={device}, warm = median of {runs}",
+        "",
+        "| modality | provider | cold ms (load + 1st) | warm ms | weights |",
+        "| --- | --- | ---: | ---: | --- |",
+    ]
+    lines += [f"| {m} | {name} | {cold} | {warm} | {src} |" for m, name, cold, warm, src in rows]
+    lines.append(f"| (any) | SenseSet cache hit | - | {_cache_hit_ms(image, runs * 10):.2f} | hash + LRU lookup |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 warm runs instead of 10")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    print(run(args.quick, args.device))
+
+
+if __name__ == "__main__":
+    main()
