@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         smap.preview.save(out_dir / f"{stem}.{m}.png")
         state = "ok" if smap.found else "nothing found"
         note = f"  ({smap.note})" if smap.note else ""
-        print(f"{m:<15} {name:<26} {state:<13} {seconds:6.2f} s  {tuple(smap.tensor.shape)}{note}")
+        print(f"{m:<15} {name:<26} {state:<13} {seconds:6.2f} s  {tuple(smap.tensor.shape)}  {sense.label}{note}")
     print(f"wrote maps and previews to {out_dir}/")
     return 0
 

@@ -31,7 +31,8 @@ class Availability:
 class SenseMap:
     """One extracted map.
 
-    tensor: (C, H, W) float32 in [0, 1], H×W = the requested size; zeros when nothing was found.
+    tensor: (C, H, W) float32 in [0, 1] on the CPU, H×W = the requested size; when nothing was
+        found it is zeros (one-hot maps such as face parsing are all "background" instead).
     preview: RGB PIL image of the same size, for the UI gallery.
     found: False when the sense ran but saw nothing (no person, no face); the map is then zeros.
     note: a short human message (e.g. "no face found"), empty when all went well.
