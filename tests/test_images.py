@@ -325,12 +325,14 @@ def _rgb_or_image_error(source: Any, **kw: Any) -> None:
     assert result.image.mode == "RGB" and min(result.image.size) >= kw.get("min_side", 16)
 
 
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data:UserWarning")  # Pillow's, on garbage input
 @_FUZZ
 @given(st.sampled_from(_MAGIC), st.binary(max_size=3000))
 def test_fuzz_random_bytes(magic: bytes, tail: bytes) -> None:
     _rgb_or_image_error(magic + tail)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow warns on corrupt EXIF/TIFF tags
 @_FUZZ
 @given(st.sampled_from(_SEEDS), st.data())
 def test_fuzz_mutated_images(seed: bytes, data: st.DataObject) -> None:
