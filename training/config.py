@@ -47,6 +47,7 @@ class TrainConfig:
     ckpt_every: int = 1000
     keep_last: int = 3  # training-state checkpoints kept on disk
     export_dtype: Literal["float32", "float16"] = "float32"
+    time_limit_min: float = 0.0  # stop (checkpoint + export) after this many minutes; 0 = no limit
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):

@@ -12,6 +12,7 @@ import copy
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -114,6 +115,8 @@ def main(argv: list[str] | None = None) -> Path:
 
     # -- the loop -------------------------------------------------------------------------------
     skipped = 0
+    deadline = time.monotonic() + cfg.time_limit_min * 60 if cfg.time_limit_min else None
+    final = cfg.steps
     for step in range(start, cfg.steps):
         batch = get_batch(step)
         cond = batch.maps * expand(batch.presence)[:, :, None, None] if cfg.model.disc_conditional else None
@@ -146,15 +149,22 @@ def main(argv: list[str] | None = None) -> Path:
         ema_update(ema, model, 0.0 if step < cfg.ema_start else cfg.ema_decay)
 
         done = step + 1
+        # A wall-clock budget (cluster or lent-GPU slot): every rank stops at the same step.
+        if deadline is not None and not distributed.all_true(time.monotonic() < deadline, info):
+            final = done
         stats = {**d_stats, **g_stats, "d_loss": d_loss.item(), "g_loss": g_loss.item(), "skipped": skipped}
         logger.step(done, stats, images=cfg.batch_size * info.world_size, log_now=done % cfg.log_every == 0)
-        if info.is_main and (done % cfg.sample_every == 0 or done == cfg.steps):
+        if info.is_main and (done % cfg.sample_every == 0 or done == final):
             logger.sample_grid(done, ema, batch, cfg.model)
-        if info.is_main and (done % cfg.ckpt_every == 0 or done == cfg.steps):
+        if info.is_main and (done % cfg.ckpt_every == 0 or done == final):
             state = {"model": model.state_dict(), "disc": disc.state_dict(), "ema": ema.state_dict(),
                      "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "config": cfg.to_dict(),
                      "torch_rng": torch.get_rng_state()}  # fmt: skip
             checkpoint.save_state(out / "checkpoints", done, state, cfg.keep_last)
+        if done == final:
+            if final < cfg.steps:
+                print(f"time limit of {cfg.time_limit_min} min reached at step {done}", flush=True)
+            break
 
     sums = distributed.weights_checksum(model, info)
     if info.enabled and info.is_main:
@@ -164,7 +174,7 @@ def main(argv: list[str] | None = None) -> Path:
     export = out / "export"
     if info.is_main:
         fit_style_statistics(ema, dataset, device, autocast)
-        meta = {"steps": cfg.steps, "data": str(cfg.data), "resolution": int(dataset[0]["image"].shape[-1]),
+        meta = {"steps": final, "data": str(cfg.data), "resolution": int(dataset[0]["image"].shape[-1]),
                 "perceptual": vgg.mode if vgg is not None else "none", "device": describe_device(device),
                 "world_size": info.world_size, "domains": dataset.domains}  # fmt: skip
         dtype = torch.float16 if cfg.export_dtype == "float16" else None

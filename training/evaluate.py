@@ -1,0 +1,158 @@
+"""Evaluate a Sensorium export on held-out prepared samples; writes `metrics.json` + `grid.png`.
+
+    python -m training.evaluate CHECKPOINT --data data/prepared/val --out runs/eval [--pairs 64]
+
+Metrics (paper §4 uses FID on random pairs; we add what needs no foreign weights):
+- reconstruction (content and style from the same image): PSNR, SSIM;
+- random (content, style) pairs: content consistency — the senses re-run on the output and
+  compared with the input maps (mean |Δ| per modality, lower is better) — and style consistency
+  (style-encoder cosine similarity and colour-statistics distance to the style image);
+- FID / KID on random pairs when torchvision's Inception-v3 weights are present; otherwise the
+  JSON says why they are missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sensorium.data import SenseDataset
+from sensorium.images import tensor_to_pil
+from sensorium.model import Sensorium
+
+from .metrics import color_distance, frechet_distance, kernel_inception_distance, psnr, ssim
+
+INCEPTION_FILE = "inception_v3_google-0cc3c7bd.pth"
+
+
+def inception_features(images: torch.Tensor, device: torch.device) -> np.ndarray | str:
+    """Pool3 features (N, 2048), or a message saying why they cannot be computed here."""
+    from torchvision.models import inception_v3
+
+    path = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+    if not path.is_file():
+        return f"FID/KID skipped: Inception-v3 weights not found at {path} (torchvision downloads them when online)"
+    net = inception_v3(weights=None, aux_logits=True, init_weights=False)
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    net.fc = torch.nn.Identity()
+    net = net.eval().to(device)
+    feats = []
+    with torch.no_grad():
+        for chunk in images.split(32):
+            x = torch.nn.functional.interpolate((chunk.to(device) + 1) / 2, size=(299, 299), mode="bilinear")
+            x = (x - torch.tensor([0.485, 0.456, 0.406], device=device)[:, None, None]) / torch.tensor(
+                [0.229, 0.224, 0.225], device=device)[:, None, None]  # fmt: skip
+            feats.append(net(x).cpu())
+    return torch.cat(feats).double().numpy()
+
+
+@torch.no_grad()
+def evaluate(checkpoint: str, data: str, out: Path, pairs: int = 64, seed: int = 0,
+             device: str | None = None, senses: bool = True) -> dict:  # fmt: skip
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model = Sensorium.from_pretrained(checkpoint, device=dev)
+    cfg = model.config
+    ds = SenseDataset(data, cfg.modalities)
+    n = len(ds)
+    g = torch.Generator().manual_seed(seed)
+    content_idx = torch.randint(n, (pairs,), generator=g)
+    style_idx = (content_idx + torch.randint(1, max(n, 2), (pairs,), generator=g)) % n
+    batch = lambda idx, key: torch.stack([ds[int(i)][key] for i in idx]).to(dev)  # noqa: E731
+
+    rec_psnr, rec_ssim, mixes, styles_img, maps_used, presence_used = [], [], [], [], [], []
+    style_cos, color_d = [], []
+    for chunk in range(0, pairs, 16):
+        ci, si = content_idx[chunk : chunk + 16], style_idx[chunk : chunk + 16]
+        image, maps, presence = batch(ci, "image"), batch(ci, "maps"), batch(ci, "presence")
+        style_image = batch(si, "image")
+        rec = model(maps, presence, image)
+        rec_psnr.append(psnr(rec, image))
+        rec_ssim.append(ssim(rec, image))
+        s_target = model.encode_style(style_image)
+        mix = model.generate(model.encode_content(maps, presence), s_target)
+        style_cos.append(torch.nn.functional.cosine_similarity(model.encode_style(mix), s_target))
+        color_d.append(color_distance(mix, style_image))
+        mixes.append(mix.cpu())
+        styles_img.append(style_image.cpu())
+        maps_used.append(maps.cpu())
+        presence_used.append(presence.cpu())
+    mixes, styles_img = torch.cat(mixes), torch.cat(styles_img)
+    maps_used, presence_used = torch.cat(maps_used), torch.cat(presence_used)
+    metrics = {
+        "checkpoint": str(checkpoint), "data": str(data), "pairs": pairs, "images": n,
+        "reconstruction_psnr": float(torch.cat(rec_psnr).mean()),
+        "reconstruction_ssim": float(torch.cat(rec_ssim).mean()),
+        "style_cosine_similarity": float(torch.cat(style_cos).mean()),
+        "style_color_distance": float(torch.cat(color_d).mean()),
+    }  # fmt: skip
+    if senses:
+        metrics["content_consistency"] = content_consistency(mixes, maps_used, presence_used, cfg.modalities)
+    feats = inception_features(mixes, dev)
+    if isinstance(feats, str):
+        metrics["fid"] = metrics["kid"] = None
+        metrics["fid_note"] = feats
+    else:
+        real = inception_features(torch.stack([ds[i]["image"] for i in range(n)]), dev)
+        metrics["fid"], metrics["kid"] = frechet_distance(real, feats), kernel_inception_distance(real, feats)
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    save_grid(out / "grid.png", content_idx[:8], ds, styles_img[:8], mixes[:8])
+    return metrics
+
+
+def content_consistency(outputs: torch.Tensor, maps: torch.Tensor, presence: torch.Tensor, modalities) -> dict:
+    """Re-run each available sense on the outputs; mean |Δ| to the input map where it was present."""
+    from sensorium.modalities import MODALITIES
+    from sensorium.senses import SenseSet
+
+    senses = SenseSet(modalities)
+    status = senses.status()
+    result, start = {}, 0
+    for k, m in enumerate(modalities):
+        c = MODALITIES[m].channels
+        if not status[m].ok:
+            result[m] = f"sense unavailable: {status[m].reason[:160]}"
+        else:
+            errors = []
+            for i in range(len(outputs)):
+                if presence[i, k] < 0.5:
+                    continue
+                img = tensor_to_pil(outputs[i])
+                ext = senses.extract(img, (img.height, img.width), [m])
+                if m in ext:
+                    errors.append((ext[m].tensor - maps[i, start : start + c]).abs().mean().item())
+            result[m] = float(np.mean(errors)) if errors else "no samples with this modality"
+        start += c
+    return result
+
+
+def save_grid(path: Path, content_idx, ds, styles, mixes) -> None:
+    from torchvision.utils import save_image
+
+    contents = torch.stack([ds[int(i)]["image"] for i in content_idx])
+    rows = torch.stack([contents, styles, mixes], dim=1).flatten(0, 1)
+    save_image(rows * 0.5 + 0.5, path, nrow=3, padding=2)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--pairs", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device")
+    p.add_argument("--no-senses", action="store_true", help="skip content consistency (needs the senses)")
+    args = p.parse_args(argv)
+    metrics = evaluate(args.checkpoint, args.data, args.out, args.pairs, args.seed, args.device, not args.no_senses)
+    print(json.dumps(metrics, indent=2))
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
