@@ -1,0 +1,28 @@
+"""Sensorium demo: `python app.py [--checkpoint PATH_OR_HUB_ID] [--port N] [--host H] [--share]`.
+
+Thin on purpose: flags/env → one shared pipeline → `build_demo` → queue → launch. The layout is
+in demo/ui.py, the handlers in demo/handlers.py, the settings (and env vars) in demo/settings.py.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from demo.settings import StartupError, load_pipeline, parse_settings
+from demo.ui import build_demo, launch_options, queue_options
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = parse_settings(argv)
+    try:
+        pipeline = load_pipeline(settings.checkpoint, settings.device)
+    except StartupError as err:
+        print(f"Sensorium could not start.\n{err}", file=sys.stderr)
+        return 2
+    demo = build_demo(pipeline, settings)
+    demo.queue(**queue_options(settings)).launch(**launch_options(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Demo settings: CLI flags beat environment variables beat defaults; plus the one pipeline load.
+
+SENSORIUM_CHECKPOINT       folder or Hub id (default: the bundled assets/checkpoints/sensorium-portraits)
+SENSORIUM_HOST / _PORT     bind address (127.0.0.1, or 0.0.0.0 on a Space, i.e. when SPACE_ID is set) / port
+SENSORIUM_SHARE            1 = public gradio.live link
+SENSORIUM_DEVICE           auto (default), cpu, cuda, cuda:1 …
+SENSORIUM_MAX_RESOLUTION   largest output side offered (default 512 on a GPU, 256 on CPU)
+SENSORIUM_CONCURRENCY      requests run at once (default 1: one model, one device)
+SENSORIUM_MAX_FILE_SIZE    upload limit (default 20mb)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CHECKPOINT = ROOT / "assets" / "checkpoints" / "sensorium-portraits"
+EXAMPLES_DIR = ROOT / "assets" / "examples"
+TRUE = ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    checkpoint: str = str(DEFAULT_CHECKPOINT)  # local folder (config.json + model.safetensors) or Hub id
+    host: str = "127.0.0.1"  # 0.0.0.0 to listen on every interface
+    port: int = 7860
+    share: bool = False  # gradio.live tunnel
+    device: str = "auto"  # "auto": CUDA when available, else CPU
+    max_resolution: int | None = None  # None: 512 on a GPU, 256 on CPU
+    concurrency: int = 1  # model calls running at once
+    max_queue: int = 32  # waiting requests before new ones are refused
+    max_file_size: str = "20mb"  # per upload
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port must be in 1..65535, got {self.port}")
+        if self.max_resolution is not None and self.max_resolution < 64:
+            raise ValueError(f"max_resolution must be at least 64, got {self.max_resolution}")
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
+
+
+def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from command-line flags, then SENSORIUM_* environment variables, then defaults."""
+    env = os.environ if environ is None else environ
+    on_space = bool(env.get("SPACE_ID"))
+    p = argparse.ArgumentParser(prog="app.py", description="Sensorium image-translation demo (Gradio).")
+    p.add_argument(
+        "--checkpoint",
+        default=env.get("SENSORIUM_CHECKPOINT") or Settings.checkpoint,
+        help="checkpoint folder or Hugging Face Hub id (env SENSORIUM_CHECKPOINT)",
+    )
+    p.add_argument(
+        "--host",
+        default=env.get("SENSORIUM_HOST") or ("0.0.0.0" if on_space else Settings.host),
+        help="address to bind; 127.0.0.1 by default, 0.0.0.0 on a Space (env SENSORIUM_HOST)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=int(env.get("SENSORIUM_PORT") or env.get("GRADIO_SERVER_PORT") or 7860),
+        help="port (env SENSORIUM_PORT)",
+    )
+    p.add_argument(
+        "--share",
+        action="store_true",
+        default=env.get("SENSORIUM_SHARE", "").lower() in TRUE,
+        help="create a public gradio.live link (env SENSORIUM_SHARE=1)",
+    )
+    p.add_argument(
+        "--device", default=env.get("SENSORIUM_DEVICE") or "auto", help="auto, cpu, cuda (env SENSORIUM_DEVICE)"
+    )
+    p.add_argument(
+        "--max-resolution",
+        type=int,
+        default=_int_or_none(env.get("SENSORIUM_MAX_RESOLUTION")),
+        help="largest output side offered (env SENSORIUM_MAX_RESOLUTION; default 512 GPU / 256 CPU)",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=int(env.get("SENSORIUM_CONCURRENCY") or 1),
+        help="model calls running at once (env SENSORIUM_CONCURRENCY)",
+    )
+    p.add_argument("--max-file-size", default=env.get("SENSORIUM_MAX_FILE_SIZE") or Settings.max_file_size,
+                   help="upload size limit, e.g. 20mb (env SENSORIUM_MAX_FILE_SIZE)")  # fmt: skip
+    args = p.parse_args(argv)
+    try:
+        return Settings(checkpoint=args.checkpoint, host=args.host, port=args.port, share=args.share,
+                        device=args.device, max_resolution=args.max_resolution, concurrency=args.concurrency,
+                        max_file_size=args.max_file_size)  # fmt: skip
+    except ValueError as err:
+        p.error(str(err))  # exits with the usage line, no traceback
+        raise  # unreachable; for type checkers
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value else None
+
+
+def max_resolution_for(device_type: str, setting: int | None) -> int:
+    """The largest output side to offer: the setting, else 512 on a GPU and 256 on CPU."""
+    return setting if setting is not None else (512 if device_type == "cuda" else 256)
+
+
+class StartupError(RuntimeError):
+    """The demo cannot start (no or bad checkpoint); the message is for the person at the terminal."""
+
+
+@cache  # one pipeline per process, shared by every session
+def load_pipeline(checkpoint: str, device: str = "auto"):
+    """The TranslationPipeline for `checkpoint`; raises StartupError with a clear message."""
+    from sensorium.model import CheckpointError
+    from sensorium.pipeline import TranslationPipeline
+
+    try:
+        return TranslationPipeline.from_pretrained(checkpoint, device=None if device == "auto" else device)
+    except CheckpointError as err:
+        hint = ""
+        if Path(checkpoint).resolve() == DEFAULT_CHECKPOINT and not DEFAULT_CHECKPOINT.exists():
+            hint = (f"\nThe bundled demo checkpoint is not in {DEFAULT_CHECKPOINT} yet. Train/export one there, "
+                    "or pass --checkpoint PATH_OR_HUB_ID (or set SENSORIUM_CHECKPOINT).")  # fmt: skip
+        raise StartupError(f"Could not load the checkpoint: {err}{hint}") from err
+    except (OSError, RuntimeError, ValueError) as err:
+        raise StartupError(f"Could not load the checkpoint {checkpoint!r}: {type(err).__name__}: {err}") from err

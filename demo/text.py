@@ -1,0 +1,63 @@
+"""The demo's words: header, "How it works", what each modality contributes, and the citation."""
+
+from __future__ import annotations
+
+PAPER_URL = "https://arxiv.org/abs/2110.06443"
+
+TITLE = "Sensorium · image translation from what vision models see"
+
+HEADER = f"""
+<div id="sensorium-header">
+  <h1>Sensorium</h1>
+  <p class="tagline">Repaint a photo in the style of another image, steered by what off-the-shelf
+  vision models <em>see</em> in it: faces, body pose, depth, edges.</p>
+  <p class="links">ICCV 2021 · <a href="{PAPER_URL}" target="_blank" rel="noopener">paper</a> ·
+  pick a content and a style image, then tick the senses to use.</p>
+</div>
+"""
+
+# What each conditioning slot gives the generator (shown next to its checkbox and in the table).
+CONTRIBUTIONS: dict[str, str] = {
+    "depth": "3-D layout: near and far, perspective, occlusion",
+    "segmentation": "what is where (sky, tree, wall…)",
+    "face_parsing": "face regions: skin, brows, eyes, lips",
+    "face_depth": "3-D shape of the face: nose, cheeks, jaw",
+    "person": "the person's silhouette against the background",
+    "pose": "body skeleton: head, torso, arms, legs",
+    "face_landmarks": "contours of eyes, brows, nose, lips",
+    "edges": "outlines and fine detail (the most literal)",
+}
+
+HOW_IT_WORKS = """
+**Content** is not the pixels of the content image but what a set of off-the-shelf *senses*
+extract from it: maps of depth, face regions, the face's 3-D shape, the person's silhouette, the
+body skeleton, facial landmarks and edges. **Style** is a single vector that a style encoder
+computes from the style image: colours, textures, brush strokes, with no layout at all.
+
+The generator is a SPADE network: the stacked maps modulate every layer *spatially* (where things
+go), while the style vector modulates its convolution weights (how things look, with StyleGAN2's
+weight demodulation). A small fusion network mixes the two at each scale.
+
+Training randomly drops senses, so **any subset works**: untick a sense and the style fills the
+freedom it leaves (the paper's "null space"); lower its strength to loosen its grip. Maps are
+computed once per image and cached, so ticking, unticking and strengths only re-run the generator.
+Under *Explore style* you can blend two style images, or sample new styles from the model.
+"""
+
+BIBTEX = """@inproceedings{nederhood2021harnessing,
+  title     = {Harnessing the Conditioning Sensorium for Improved Image Translation},
+  author    = {Nederhood, Cooper and Kolkin, Nicholas and Fu, Deqing and Salavon, Jason},
+  booktitle = {Proceedings of the IEEE/CVF International Conference on Computer Vision (ICCV)},
+  year      = {2021}
+}"""
+
+CSS = """
+#sensorium-header { text-align: center; margin: 0.4rem 0 0.2rem; }
+#sensorium-header h1 { font-size: 2.2rem; font-weight: 700; margin: 0; letter-spacing: -0.02em; }
+#sensorium-header .tagline { font-size: 1.05rem; margin: 0.35rem auto 0.1rem; max-width: 46rem; opacity: 0.85; }
+#sensorium-header .links { font-size: 0.85rem; margin: 0; opacity: 0.65; }
+.sense-row { align-items: center !important; gap: 0.5rem !important; }
+#status { font-size: 0.85rem; }
+#status ul { margin-top: 0.2rem; }
+footer { margin-top: 0.5rem; }
+"""

@@ -1,0 +1,271 @@
+"""The Blocks layout: inputs on the left, result and maps on the right, named API endpoints.
+
+    demo = build_demo(pipeline)           # any TranslationPipeline (tests inject a tiny one)
+    demo.queue(**queue_options(settings)).launch(**launch_options(settings))
+
+UI events are private; the public API is /translate, /extract, /random_styles and /info, each a
+thin wrapper over `demo.handlers` so the UI and gradio_client get the same behaviour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import gradio as gr
+
+from sensorium.images import ImageError, load_image
+from sensorium.pipeline import TranslationPipeline
+
+from . import handlers as h
+from .settings import EXAMPLES_DIR, Settings, load_pipeline, max_resolution_for
+from .text import BIBTEX, CONTRIBUTIONS, CSS, HEADER, HOW_IT_WORKS, TITLE
+
+THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="violet", neutral_hue="slate")
+MODEL = "model"  # concurrency group of every event that runs the model
+
+
+def gpu(fn: Callable) -> Callable:
+    """`spaces.GPU(fn)` on a ZeroGPU Space (when `spaces` is importable), else `fn` unchanged."""
+    try:
+        import spaces
+    except ImportError:
+        return fn
+    return spaces.GPU(fn)
+
+
+def upload(label: str, **kwargs) -> gr.Image:
+    """An image input whose unreadable uploads raise our friendly message, not a bare "Error".
+
+    filepath + image_mode None: the file reaches `load_image` untouched (16-bit, EXIF, alpha).
+    Wrapping the instance's preprocess (not subclassing: gradio writes a .pyi for every subclass).
+    """
+    image = gr.Image(label=label, type="filepath", image_mode=None, sources=["upload", "clipboard"], **kwargs)
+    plain = image.preprocess
+
+    def preprocess(payload):
+        try:
+            return plain(payload)
+        except gr.Error:
+            raise
+        except Exception:
+            message = "That file is not an image we can read. Please upload a JPEG, PNG or WebP."
+            try:
+                load_image(getattr(payload, "path", None))
+            except ImageError as err:
+                message = str(err)
+            raise h.user_error(f"{label}: {message}") from None
+
+    image.preprocess = preprocess
+    return image
+
+
+def examples(prefixes: Sequence[str]) -> list[str]:
+    return [str(p) for prefix in prefixes for p in sorted(EXAMPLES_DIR.glob(f"{prefix}_*.jpg"))]
+
+
+def build_demo(pipeline: TranslationPipeline | None = None, settings: Settings | None = None) -> gr.Blocks:
+    """The whole app around `pipeline` (default: load `settings.checkpoint` once per process)."""
+    settings = settings or Settings()
+    pipe = pipeline if pipeline is not None else load_pipeline(settings.checkpoint, settings.device)
+    state = h.DemoState.create(pipe, max_resolution_for(pipe.device.type, settings.max_resolution),
+                               checkpoint=getattr(pipe, "name", None) or settings.checkpoint)  # fmt: skip
+    with gr.Blocks(title=TITLE) as demo:
+        gr.HTML(HEADER)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5, min_width=360):
+                ui = inputs_panel(state)
+            with gr.Column(scale=7, min_width=420):
+                out = results_panel(state)
+                about_panel(state)
+        wire_ui(state, ui, out)
+        api_endpoints(state)
+    return demo
+
+
+def inputs_panel(state: h.DemoState) -> dict:
+    ui: dict = {}
+    with gr.Row(equal_height=True):
+        ui["content"] = upload("Content image", height=250, elem_id="content")
+        ui["style"] = upload("Style image", height=250, elem_id="style")
+    with gr.Row():
+        ui["swap"] = gr.Button("⇄ Swap", size="md", variant="secondary", scale=1)
+        ui["run"] = gr.Button("Translate", size="md", variant="primary", scale=2, elem_id="run")
+    gr.Examples(examples(["content", "scene"]), inputs=ui["content"], label="Content examples", examples_per_page=12)
+    gr.Examples(examples(["style"]), inputs=ui["style"], label="Style examples", examples_per_page=12)
+    with gr.Accordion("Senses: what the content image contributes", open=True, elem_id="senses"):
+        ui["checks"], ui["strengths"] = [], []
+        for m in state.modalities:
+            ok = state.availability[m]
+            with gr.Row(equal_height=True, elem_classes="sense-row"):
+                info = CONTRIBUTIONS.get(m, "") if ok else f"Unavailable here: {h.short(ok.reason, 90)}"
+                ui["checks"].append(gr.Checkbox(value=bool(ok), label=h.pretty(m), info=info, interactive=bool(ok),
+                                                scale=1, min_width=200, elem_id=f"use-{m}"))  # fmt: skip
+                ui["strengths"].append(gr.Slider(0.0, h.MAX_STRENGTH, value=1.0, step=0.05, label=f"{h.pretty(m)} strength",
+                                                 show_label=False, visible=bool(ok), scale=1, min_width=160,
+                                                 elem_id=f"strength-{m}"))  # fmt: skip
+    with gr.Accordion("Explore style: blend two styles", open=False):
+        ui["style_b"] = upload("Second style image", height=180)
+        gr.Examples(examples(["style"]), inputs=ui["style_b"], label="Second style examples", examples_per_page=12)
+        ui["mix"] = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Mix: first style → second style")
+    with gr.Row():
+        ui["resolution"] = gr.Radio(state.resolutions, value=state.default_resolution, scale=3,
+                                    label="Resolution (long side, px)", elem_id="resolution")  # fmt: skip
+        n = state.pipe.config.num_domains
+        ui["domain"] = gr.Dropdown(list(range(n)), value=0, label="Style domain", visible=n > 1, scale=1)
+    return ui
+
+
+def results_panel(state: h.DemoState) -> dict:
+    out: dict = {}
+    rows = max(1, -(-len(state.available) // 4))  # map gallery rows, 4 a row
+    with gr.Tabs():
+        with gr.Tab("Result"):
+            out["result"] = gr.ImageSlider(label="Content ↔ result (drag to compare)", type="pil", format="png",
+                                           height=500, max_height=500, interactive=False, elem_id="result")  # fmt: skip
+            out["maps"] = gr.Gallery(label="What the senses saw", columns=4, height=60 + 190 * rows, object_fit="contain",
+                                     format="png", elem_id="maps")  # fmt: skip
+            with gr.Row():
+                out["download"] = gr.DownloadButton("Download PNG", interactive=False, size="sm", scale=0)
+            out["status"] = gr.Markdown(f"**{h.device_label(state.pipe.device)}** · ready", elem_id="status")
+        with gr.Tab("Random styles"):
+            gr.Markdown("The same content under style vectors sampled from the model's style distribution.")
+            with gr.Row(equal_height=True):
+                out["seed"] = gr.Number(0, label="Seed", precision=0, minimum=0, scale=1)
+                out["sample"] = gr.Button("🎲 Sample 4 styles", variant="primary", scale=2, elem_id="sample")
+            out["samples"] = gr.Gallery(label="Random styles", columns=4, height=260, object_fit="contain",
+                                        format="png", elem_id="samples")  # fmt: skip
+    return out
+
+
+def about_panel(state: h.DemoState) -> None:
+    with gr.Accordion("How it works", open=False, elem_id="how"):
+        gr.Markdown(HOW_IT_WORKS + "\n" + modality_table(state))
+    with gr.Accordion("Citation", open=False, elem_id="citation"):
+        gr.Markdown(f"Nederhood, Kolkin, Fu, Salavon. *Harnessing the Conditioning Sensorium for Improved "
+                    f"Image Translation.* ICCV 2021.\n\n```bibtex\n{BIBTEX}\n```")  # fmt: skip
+
+
+def modality_table(state: h.DemoState) -> str:
+    rows = ["| sense | contributes | here |", "|---|---|---|"]
+    for m in state.modalities:
+        ok = state.availability[m]
+        sense = state.pipe.senses.sense(m)
+        here = (getattr(sense, "label", "available") if ok else f"unavailable: {h.short(ok.reason, 200)}").replace(
+            "|", "/"
+        )
+        rows.append(f"| {h.pretty(m)} | {CONTRIBUTIONS.get(m, '')} | {here} |")
+    return "\n".join(rows)
+
+
+def wire_ui(state: h.DemoState, ui: dict, out: dict) -> None:
+    """Private UI events; the live ones re-run on cached maps and keep only the last request."""
+    modalities = state.modalities
+    k = len(modalities)
+
+    def selection(values: Sequence) -> tuple[list[str], dict[str, float]]:
+        checks, strengths = values[:k], values[k:]
+        return [m for m, on in zip(modalities, checks, strict=True) if on], dict(
+            zip(modalities, strengths, strict=True)
+        )
+
+    @gpu
+    def run(content, style, style_b, mix, resolution, domain, *values):
+        use, strengths = selection(values)
+        r = h.translate(state, content, style, use, strengths, resolution, style_b, mix, domain)
+        for w in r.warnings:
+            gr.Warning(w)
+        return (
+            (r.content, r.image),
+            r.maps,
+            r.status,
+            gr.DownloadButton(value=h.save_png(state, r.image), interactive=True),
+        )
+
+    def live(content, style, *rest):
+        if content is None or style is None:  # nothing to translate yet: stay quiet
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return run(content, style, *rest)
+
+    @gpu
+    def sample(content, resolution, domain, seed, *values):
+        use, strengths = selection(values)
+        return h.random_styles(state, content, use, strengths, resolution, seed, 4, domain)
+
+    inputs = [ui["content"], ui["style"], ui["style_b"], ui["mix"], ui["resolution"], ui["domain"],
+              *ui["checks"], *ui["strengths"]]  # fmt: skip
+    outputs = [out["result"], out["maps"], out["status"], out["download"]]
+    common = dict(api_visibility="private", concurrency_id=MODEL, show_progress="minimal")
+    ui["run"].click(run, inputs, outputs, **common)
+    triggers = [ui["content"].change, ui["style"].change, ui["style_b"].change, ui["resolution"].change,
+                ui["domain"].change, ui["mix"].release, *(c.change for c in ui["checks"]),
+                *(s.release for s in ui["strengths"])]  # fmt: skip
+    gr.on(triggers, live, inputs, outputs, trigger_mode="always_last", **common)
+    ui["swap"].click(lambda a, b: (b, a), [ui["content"], ui["style"]], [ui["content"], ui["style"]],
+                     api_visibility="private", queue=False)  # fmt: skip
+    out["sample"].click(sample, [ui["content"], ui["resolution"], ui["domain"], out["seed"], *ui["checks"],
+                                 *ui["strengths"]], out["samples"], **common)  # fmt: skip
+
+
+def api_endpoints(state: h.DemoState) -> None:
+    """Public endpoints for gradio_client, on hidden components with API-friendly types."""
+    with gr.Group(visible=False):
+        content, style, style_b = upload("content image"), upload("style image"), upload("second style image")
+        modalities = gr.CheckboxGroup(list(state.modalities), value=list(state.available), label="modalities")
+        strengths = gr.JSON({}, label="strengths")
+        resolution = gr.Number(state.default_resolution, precision=0, label="resolution")
+        mix, domain = gr.Number(0.0, label="mix"), gr.Number(0, precision=0, label="domain")
+        seed, n = gr.Number(0, precision=0, label="seed"), gr.Number(4, precision=0, label="n")
+        image, status = gr.Image(type="pil", format="png", label="image"), gr.Textbox(label="status")
+        maps, samples = gr.Gallery(format="png", label="maps"), gr.Gallery(format="png", label="samples")
+        about = gr.JSON(label="info")
+
+    @gpu
+    def translate(content, style, modalities=None, strengths=None, resolution=None, style_b=None, mix=0.0, domain=0):
+        """Translate `content` into the style of `style` (optionally mixed towards `style_b` by `mix`).
+        modalities: list of senses to use; strengths: {modality: 0..1.5}; resolution: long side."""
+        r = h.translate(state, content, style, modalities, parse_json(strengths), resolution, style_b, mix, domain)
+        return r.image, r.maps, r.status
+
+    @gpu
+    def extract(content, resolution=None):
+        """Every available sense map of `content` at `resolution`, with a status line."""
+        return h.extract_maps(state, content, resolution)
+
+    @gpu
+    def random_styles(content, modalities=None, strengths=None, resolution=None, seed=0, n=4, domain=0):
+        """`content` under `n` (1-8) style vectors sampled from the model with `seed`."""
+        return h.random_styles(state, content, modalities, parse_json(strengths), resolution, seed, n, domain)
+
+    def info():
+        """Device, checkpoint, resolution limit and the status of every sense on this server."""
+        return h.info(state)
+
+    common = dict(concurrency_id=MODEL)
+    gr.on([], translate, [content, style, modalities, strengths, resolution, style_b, mix, domain],
+          [image, maps, status], api_name="translate", **common)  # fmt: skip
+    gr.on([], extract, [content, resolution], [maps, status], api_name="extract", **common)
+    gr.on([], random_styles, [content, modalities, strengths, resolution, seed, n, domain], samples,
+          api_name="random_styles", **common)  # fmt: skip
+    gr.on([], info, None, about, api_name="info", queue=False)
+
+
+def parse_json(value):
+    """gr.JSON inputs may arrive as text from some clients."""
+    if isinstance(value, str):
+        import json
+
+        try:
+            return json.loads(value) if value.strip() else None
+        except json.JSONDecodeError:
+            raise h.user_error('Strengths must be JSON like {"edges": 0.5}.') from None
+    return value
+
+
+def queue_options(settings: Settings) -> dict:
+    return dict(default_concurrency_limit=settings.concurrency, max_size=settings.max_queue)
+
+
+def launch_options(settings: Settings) -> dict:
+    """Keyword arguments of `Blocks.launch` (theme and CSS live there since gradio 6)."""
+    return dict(server_name=settings.host, server_port=settings.port, share=settings.share, theme=THEME, css=CSS,
+                max_file_size=settings.max_file_size, allowed_paths=[str(EXAMPLES_DIR)], show_error=False)  # fmt: skip

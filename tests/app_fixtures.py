@@ -1,0 +1,73 @@
+"""Builders for the app tests: a tiny random Sensorium behind the real pipeline and real senses.
+
+The model is untrained (its images are noise) but every code path is the shipped one: senses run
+(Canny, mediapipe), maps are cached, the generator runs. `depth` points at a missing folder so
+the "sense unavailable here" path is exercised the same way on every machine.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from sensorium.config import tiny_config
+from sensorium.model import Sensorium
+from sensorium.pipeline import TranslationPipeline
+from sensorium.senses import SenseSet
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "assets" / "examples"
+CONTENT = EXAMPLES / "content_obama_portrait.jpg"
+STYLE = EXAMPLES / "style_starry_night.jpg"
+STYLE_B = EXAMPLES / "style_graffiti.jpg"
+MODALITIES = ("edges", "person", "face_landmarks", "depth")
+MISSING_DEPTH = "/nonexistent/sensorium-test-depth-model"
+
+
+def tiny_model(seed: int = 0) -> Sensorium:
+    """A tiny Sensorium with every weight jittered: at init the style and fusion paths are zero
+    (near-identity by design), so an untouched random model would ignore the style image."""
+    torch.manual_seed(seed)
+    model = Sensorium(tiny_config(modalities=MODALITIES))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return model
+
+
+def tiny_pipeline(checkpoint_dir: Path | None = None) -> TranslationPipeline:
+    """A CPU pipeline around a tiny random model; saved to and loaded from `checkpoint_dir` if given."""
+    senses = SenseSet(MODALITIES, device="cpu", overrides={"depth": MISSING_DEPTH})
+    if checkpoint_dir is None:
+        return TranslationPipeline(tiny_model(), senses=senses, device="cpu")
+    tiny_model().save_pretrained(checkpoint_dir)
+    return TranslationPipeline.from_pretrained(checkpoint_dir, senses=senses, device="cpu")
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def corrupt_jpeg(path: Path) -> Path:
+    """A JPEG cut in half, as from an interrupted upload."""
+    data = CONTENT.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def text_file(path: Path) -> Path:
+    path.write_text("this is not an image\n" * 10)
+    return path
+
+
+def grayscale16(path: Path) -> Path:
+    """A 16-bit grayscale PNG gradient."""
+    arr = np.tile(np.linspace(0, 65535, 96, dtype=np.uint16), (80, 1))
+    Image.fromarray(arr).save(path)
+    return path
