@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import sys
 
+import torch
+
 from demo.settings import StartupError, load_pipeline, parse_settings
 from demo.ui import build_demo, launch_options, queue_options
 
 
 def main(argv: list[str] | None = None) -> int:
     settings = parse_settings(argv)
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
     try:
         pipeline = load_pipeline(settings.checkpoint, settings.device)
     except StartupError as err:

@@ -35,12 +35,15 @@ class Settings:
     concurrency: int = 1  # model calls running at once
     max_queue: int = 32  # waiting requests before new ones are refused
     max_file_size: str = "20mb"  # per upload
+    threads: int | None = None  # torch intra-op CPU threads; None: torch's default
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
             raise ValueError(f"port must be in 1..65535, got {self.port}")
         if self.max_resolution is not None and self.max_resolution < 64:
             raise ValueError(f"max_resolution must be at least 64, got {self.max_resolution}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be at least 1, got {self.threads}")
         if self.concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
 
@@ -63,7 +66,7 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
     p.add_argument(
         "--port",
         type=int,
-        default=int(env.get("SENSORIUM_PORT") or env.get("GRADIO_SERVER_PORT") or 7860),
+        default=env.get("SENSORIUM_PORT") or env.get("GRADIO_SERVER_PORT") or "7860",
         help="port (env SENSORIUM_PORT)",
     )
     p.add_argument(
@@ -78,29 +81,27 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
     p.add_argument(
         "--max-resolution",
         type=int,
-        default=_int_or_none(env.get("SENSORIUM_MAX_RESOLUTION")),
+        default=env.get("SENSORIUM_MAX_RESOLUTION") or None,
         help="largest output side offered (env SENSORIUM_MAX_RESOLUTION; default 512 GPU / 256 CPU)",
     )
     p.add_argument(
         "--concurrency",
         type=int,
-        default=int(env.get("SENSORIUM_CONCURRENCY") or 1),
+        default=env.get("SENSORIUM_CONCURRENCY") or "1",
         help="model calls running at once (env SENSORIUM_CONCURRENCY)",
     )
+    p.add_argument("--threads", type=int, default=env.get("SENSORIUM_THREADS") or None,
+                   help="torch CPU threads (env SENSORIUM_THREADS)")  # fmt: skip
     p.add_argument("--max-file-size", default=env.get("SENSORIUM_MAX_FILE_SIZE") or Settings.max_file_size,
                    help="upload size limit, e.g. 20mb (env SENSORIUM_MAX_FILE_SIZE)")  # fmt: skip
-    args = p.parse_args(argv)
+    args = p.parse_args(argv)  # string defaults (from env) go through `type` too: bad values exit cleanly
     try:
         return Settings(checkpoint=args.checkpoint, host=args.host, port=args.port, share=args.share,
                         device=args.device, max_resolution=args.max_resolution, concurrency=args.concurrency,
-                        max_file_size=args.max_file_size)  # fmt: skip
+                        max_file_size=args.max_file_size, threads=args.threads)  # fmt: skip
     except ValueError as err:
         p.error(str(err))  # exits with the usage line, no traceback
         raise  # unreachable; for type checkers
-
-
-def _int_or_none(value: str | None) -> int | None:
-    return int(value) if value else None
 
 
 def max_resolution_for(device_type: str, setting: int | None) -> int:

@@ -58,6 +58,7 @@ CSS = """
 #sensorium-header .links { font-size: 0.85rem; margin: 0; opacity: 0.65; }
 .sense-row { align-items: center !important; gap: 0.5rem !important; }
 #status { font-size: 0.85rem; }
+#how td:first-child, #how td:nth-child(2) { white-space: nowrap; }
 #status ul { margin-top: 0.2rem; }
 footer { margin-top: 0.5rem; }
 """

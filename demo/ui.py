@@ -96,7 +96,7 @@ def inputs_panel(state: h.DemoState) -> dict:
         ui["checks"], ui["strengths"] = [], []
         for m in state.modalities:
             ok = state.availability[m]
-            with gr.Row(equal_height=True, elem_classes="sense-row"):
+            with gr.Row(equal_height=True, elem_classes="sense-row", variant="compact"):
                 info = CONTRIBUTIONS.get(m, "") if ok else f"Unavailable here: {h.short(ok.reason, 90)}"
                 ui["checks"].append(gr.Checkbox(value=bool(ok), label=h.pretty(m), info=info, interactive=bool(ok),
                                                 scale=1, min_width=200, elem_id=f"use-{m}"))  # fmt: skip

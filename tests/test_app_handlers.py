@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import gradio as gr
 import numpy as np
 import pytest
 from PIL import Image
 
 from demo import handlers as h
-from tests.app_fixtures import CONTENT, STYLE, STYLE_B, corrupt_jpeg, grayscale16, png_bytes, text_file, tiny_pipeline
+from tests.app_fixtures import (
+    CONTENT,
+    STYLE,
+    STYLE_B,
+    corrupt_jpeg,
+    grayscale16,
+    png_bytes,
+    text_file,
+    tiny_pipeline,
+    torch_threads,
+)
 
 RES = 64  # small outputs keep the whole file at a few seconds on a loaded 2-core CPU
 
 
 @pytest.fixture(scope="module")
-def state() -> h.DemoState:
-    return h.DemoState.create(tiny_pipeline())
+def state() -> Iterator[h.DemoState]:
+    with torch_threads(1):
+        yield h.DemoState.create(tiny_pipeline())
 
 
 def fresh_content(seed: int) -> Image.Image:

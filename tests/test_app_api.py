@@ -1,0 +1,115 @@
+"""The app as a server: every named endpoint through gradio_client, error messages, start-up."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from tests.app_fixtures import CONTENT, STYLE, STYLE_B, corrupt_jpeg, launch_app, text_file, torch_threads
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+RES = 64
+# gradio's queue uses pandas options that pandas 3 deprecates; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore:.*(no_silent_downcasting|copy keyword)")
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    with torch_threads(1):
+        demo, url = launch_app(tmp_path_factory.mktemp("ckpt") / "tiny-sensorium")
+        try:
+            yield Client(url, verbose=False)
+        finally:
+            demo.close()
+
+
+def test_named_endpoints_are_public_and_ui_events_are_not(client):
+    api = client.view_api(return_format="dict", print_info=False)
+    assert set(api["named_endpoints"]) == {"/translate", "/extract", "/random_styles", "/info"}
+    params = [p["parameter_name"] for p in api["named_endpoints"]["/translate"]["parameters"]]
+    assert params == ["content", "style", "modalities", "strengths", "resolution", "style_b", "mix", "domain"]
+
+
+def test_translate(client):
+    image, maps, status = client.predict(
+        content=handle_file(CONTENT), style=handle_file(STYLE), modalities=["edges", "person"],
+        strengths={"edges": 0.5}, resolution=RES, style_b=handle_file(STYLE_B), mix=0.25, api_name="/translate",
+    )  # fmt: skip
+    with Image.open(image) as im:
+        assert im.format == "PNG" and max(im.size) == RES
+    assert [m["caption"] for m in maps] == ["edges · ×0.50", "person", "face landmarks · off"]
+    assert "CPU" in status and "generator" in status
+
+
+def test_translate_with_defaults_uses_every_available_sense(client):
+    _, maps, _ = client.predict(handle_file(CONTENT), handle_file(STYLE), api_name="/translate")
+    assert [m["caption"] for m in maps] == ["edges", "person", "face landmarks"]
+
+
+def test_extract(client):
+    maps, status = client.predict(content=handle_file(CONTENT), resolution=RES, api_name="/extract")
+    assert [m["caption"] for m in maps] == ["edges", "person", "face landmarks"]
+    assert "senses" in status
+
+
+def test_random_styles(client):
+    samples = client.predict(content=handle_file(CONTENT), modalities=["edges"], resolution=RES, seed=3, n=3,
+                             api_name="/random_styles")  # fmt: skip
+    assert [s["caption"] for s in samples] == [f"seed 3 · sample {i}" for i in (1, 2, 3)]
+
+
+def test_info(client):
+    info = client.predict(api_name="/info")
+    assert info["device"] == "CPU" and info["checkpoint"].endswith("tiny-sensorium")
+    assert info["modalities"]["edges"]["available"] and not info["modalities"]["depth"]["available"]
+    assert "does not exist" in info["modalities"]["depth"]["reason"]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(content=None), "Please add a content image"),
+    (dict(style=None), "Please add a style image"),
+    (dict(strengths={"colour": 1}), "Unknown modality 'colour'"),
+    (dict(strengths="not json"), "Strengths must be JSON"),
+    (dict(domain=3), "Domain must be from 0 to 0"),
+])  # fmt: skip
+def test_translate_errors_are_clear(client, kwargs, message):
+    args = dict(content=handle_file(CONTENT), style=handle_file(STYLE), resolution=RES) | kwargs
+    with pytest.raises(AppError, match=message) as err:
+        client.predict(**args, api_name="/translate")
+    assert "Traceback" not in str(err.value)
+
+
+def test_unreadable_uploads_are_clear(client, tmp_path):
+    with pytest.raises(AppError, match="not an image we can read"):
+        client.predict(handle_file(CONTENT), handle_file(text_file(tmp_path / "x.png")), api_name="/translate")
+    with pytest.raises(AppError, match="damaged or incomplete"):
+        client.predict(content=handle_file(corrupt_jpeg(tmp_path / "cut.jpg")), api_name="/extract")
+
+
+# -- start-up -------------------------------------------------------------------------------------
+def test_settings_flags_beat_env_and_spaces_bind_all_interfaces():
+    from demo.settings import parse_settings
+
+    assert parse_settings([], {}).host == "127.0.0.1"
+    assert parse_settings([], {"SPACE_ID": "user/sensorium"}).host == "0.0.0.0"
+    s = parse_settings(["--port", "9000", "--checkpoint", "a/b"], {"SENSORIUM_PORT": "8000", "SENSORIUM_CHECKPOINT": "c/d",
+                                                                   "SENSORIUM_MAX_RESOLUTION": "384"})  # fmt: skip
+    assert (s.port, s.checkpoint, s.max_resolution, s.share) == (9000, "a/b", 384, False)
+
+
+@pytest.mark.parametrize("bad", ["missing", "corrupt"])
+def test_a_bad_checkpoint_stops_start_up_with_a_clear_message(tmp_path, capsys, bad):
+    import app
+
+    ckpt = tmp_path / "ckpt"
+    if bad == "corrupt":
+        ckpt.mkdir()
+        (ckpt / "config.json").write_text('{"model": {"modalities": ["edges"]}}')
+        (ckpt / "model.safetensors").write_bytes(b"\x00" * 64)
+    assert app.main(["--checkpoint", str(ckpt)]) == 2
+    err = capsys.readouterr().err
+    assert "Sensorium could not start" in err and ("not found" in err or "corrupt" in err)
+    assert "Traceback" not in err
