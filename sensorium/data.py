@@ -64,12 +64,17 @@ class SenseDataset(Dataset):
         self.modalities = tuple(modalities)
         self.files = [f for f, d in samples if d in self.domains]
         self.domain_ids = [self.domains.index(d) for f, d in samples if d in self.domains]
-        self.items = [self._decode(f) for f in self.files]
+        decoded = [self._decode(f) for f in self.files]
+        # One uint8 tensor per field: 100s of images fit in (GPU) memory, and a batch is one
+        # index op on the device instead of per-item Python work on the CPU.
+        self.images = torch.stack([d[0] for d in decoded])  # (N, 3, H, W) uint8
+        self.maps = torch.stack([d[1] for d in decoded])  # (N, C, H, W) uint8
+        self.presence = torch.stack([d[2] for d in decoded])  # (N, M) float
+        self.domain_tensor = torch.tensor(self.domain_ids)
 
     def _decode(self, path: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         image, maps = load_sample(path)
         h, w = image.shape[:2]
-        img = torch.from_numpy(image).permute(2, 0, 1).float() / 127.5 - 1
         parts, presence = [], []
         for name in self.modalities:
             c = MODALITIES[name].channels
@@ -80,14 +85,25 @@ class SenseDataset(Dataset):
             else:
                 parts.append(torch.from_numpy(m))
                 presence.append(1.0)
-        return img, torch.cat(parts), torch.tensor(presence)
+        return torch.from_numpy(image).permute(2, 0, 1).contiguous(), torch.cat(parts), torch.tensor(presence)
+
+    def to(self, device: torch.device | str) -> "SenseDataset":
+        """Move the whole (small) dataset to `device` once."""
+        self.images, self.maps = self.images.to(device), self.maps.to(device)
+        self.presence, self.domain_tensor = self.presence.to(device), self.domain_tensor.to(device)
+        return self
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.images)
+
+    def batch(self, idx: Sequence[int] | torch.Tensor) -> dict[str, torch.Tensor]:
+        """A batch as float tensors on the dataset's device: image in [-1, 1], maps in [0, 1]."""
+        idx = torch.as_tensor(idx, device=self.images.device)
+        return {"image": self.images[idx].float() / 127.5 - 1, "maps": self.maps[idx].float() / 255,
+                "presence": self.presence[idx], "domain": self.domain_tensor[idx]}  # fmt: skip
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        img, maps, presence = self.items[i]
-        return {"image": img, "maps": maps.float() / 255, "presence": presence, "domain": torch.tensor(self.domain_ids[i])}
+        return {k: v[0] for k, v in self.batch([i]).items()}
 
 
 def flip_channel_order(modalities: Sequence[str]) -> list[int]:

@@ -61,7 +61,8 @@ def evaluate(checkpoint: str, data: str, out: Path, pairs: int = 64, seed: int =
     g = torch.Generator().manual_seed(seed)
     content_idx = torch.randint(n, (pairs,), generator=g)
     style_idx = (content_idx + torch.randint(1, max(n, 2), (pairs,), generator=g)) % n
-    batch = lambda idx, key: torch.stack([ds[int(i)][key] for i in idx]).to(dev)  # noqa: E731
+    ds.to(dev)
+    batch = lambda idx, key: ds.batch(idx)[key]  # noqa: E731
 
     rec_psnr, rec_ssim, mixes, styles_img, maps_used, presence_used = [], [], [], [], [], []
     style_cos, color_d = [], []
@@ -96,7 +97,7 @@ def evaluate(checkpoint: str, data: str, out: Path, pairs: int = 64, seed: int =
         metrics["fid"] = metrics["kid"] = None
         metrics["fid_note"] = feats
     else:
-        real = inception_features(torch.stack([ds[i]["image"] for i in range(n)]), dev)
+        real = inception_features(ds.batch(range(n))["image"], dev)
         metrics["fid"], metrics["kid"] = frechet_distance(real, feats), kernel_inception_distance(real, feats)
 
     out.mkdir(parents=True, exist_ok=True)
@@ -134,7 +135,7 @@ def content_consistency(outputs: torch.Tensor, maps: torch.Tensor, presence: tor
 def save_grid(path: Path, content_idx, ds, styles, mixes) -> None:
     from torchvision.utils import save_image
 
-    contents = torch.stack([ds[int(i)]["image"] for i in content_idx])
+    contents = ds.batch(content_idx)["image"].cpu()
     rows = torch.stack([contents, styles, mixes], dim=1).flatten(0, 1)
     save_image(rows * 0.5 + 0.5, path, nrow=3, padding=2)
 

@@ -101,17 +101,16 @@ def main(argv: list[str] | None = None) -> Path:
     logger = RunLogger(out, enabled=info.is_main, total=cfg.steps, start=start)
     expand = lambda p: expand_presence(p, cfg.model.modalities)  # noqa: E731
 
+    dataset.to(device)  # small sets live on the device: a batch is one index op, no loader
+
     def get_batch(step: int) -> Batch:
         rng = step_generator(cfg.seed, step, info.rank)
         idx = batch_indices(step, len(dataset), cfg.batch_size, info.rank, info.world_size, cfg.seed)
-        items = [dataset[i] for i in idx]
-        raw = {k: torch.stack([it[k] for it in items]) for k in items[0]}
-        raw = augment(raw, cfg.model.modalities, rng)
-        presence = drop_modalities(raw["presence"], cfg.modality_dropout, rng)
-        to = lambda t: t.to(device, non_blocking=True)  # noqa: E731
-        return Batch(to(raw["image"]).contiguous(memory_format=memory_format),
-                     to(raw["maps"]).contiguous(memory_format=memory_format), to(presence), to(raw["domain"]),
-                     to(random_pairing(len(idx), rng)))  # fmt: skip
+        raw = augment(dataset.batch(idx), cfg.model.modalities, rng)
+        presence = drop_modalities(raw["presence"].cpu(), cfg.modality_dropout, rng).to(device)
+        pair = random_pairing(len(idx), rng).to(device)
+        return Batch(raw["image"].contiguous(memory_format=memory_format),
+                     raw["maps"].contiguous(memory_format=memory_format), presence, raw["domain"], pair)  # fmt: skip
 
     # -- the loop -------------------------------------------------------------------------------
     skipped = 0
@@ -191,7 +190,7 @@ def fit_style_statistics(model: Sensorium, dataset: SenseDataset, device: torch.
         idx = [i for i, d in enumerate(dataset.domain_ids) if d == domain]
         styles = []
         for chunk in range(0, len(idx), 32):
-            images = torch.stack([dataset[i]["image"] for i in idx[chunk : chunk + 32]]).to(device)
+            images = dataset.batch(idx[chunk : chunk + 32])["image"].to(device)
             with autocast():
                 styles.append(model.encode_style(images, torch.full((len(images),), domain, device=device)).float())
         model.fit_style_statistics(torch.cat(styles).cpu(), domain)
