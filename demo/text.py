@@ -56,7 +56,12 @@ CSS = """
 #sensorium-header h1 { font-size: 2.2rem; font-weight: 700; margin: 0; letter-spacing: -0.02em; }
 #sensorium-header .tagline { font-size: 1.05rem; margin: 0.35rem auto 0.1rem; max-width: 46rem; opacity: 0.85; }
 #sensorium-header .links { font-size: 0.85rem; margin: 0; opacity: 0.65; }
-.sense-row { align-items: center !important; gap: 0.5rem !important; }
+.sense-card { gap: 0 !important; }
+#content-examples .gallery-item .container, #content-examples .gallery-item img,
+#style-examples .gallery-item .container, #style-examples .gallery-item img,
+#style-b-examples .gallery-item .container, #style-b-examples .gallery-item img {
+  width: 64px !important; height: 64px !important; object-fit: cover;
+}
 #status { font-size: 0.85rem; }
 #how td:first-child, #how td:nth-child(2) { white-space: nowrap; }
 #status ul { margin-top: 0.2rem; }

@@ -90,22 +90,26 @@ def inputs_panel(state: h.DemoState) -> dict:
     with gr.Row():
         ui["swap"] = gr.Button("⇄ Swap", size="md", variant="secondary", scale=1)
         ui["run"] = gr.Button("Translate", size="md", variant="primary", scale=2, elem_id="run")
-    gr.Examples(examples(["content", "scene"]), inputs=ui["content"], label="Content examples", examples_per_page=12)
-    gr.Examples(examples(["style"]), inputs=ui["style"], label="Style examples", examples_per_page=12)
-    with gr.Accordion("Senses: what the content image contributes", open=True, elem_id="senses"):
-        ui["checks"], ui["strengths"] = [], []
-        for m in state.modalities:
-            ok = state.availability[m]
-            with gr.Row(equal_height=True, elem_classes="sense-row", variant="compact"):
-                info = CONTRIBUTIONS.get(m, "") if ok else f"Unavailable here: {h.short(ok.reason, 90)}"
-                ui["checks"].append(gr.Checkbox(value=bool(ok), label=h.pretty(m), info=info, interactive=bool(ok),
-                                                scale=1, min_width=200, elem_id=f"use-{m}"))  # fmt: skip
-                ui["strengths"].append(gr.Slider(0.0, h.MAX_STRENGTH, value=1.0, step=0.05, label=f"{h.pretty(m)} strength",
-                                                 show_label=False, visible=bool(ok), scale=1, min_width=160,
-                                                 elem_id=f"strength-{m}"))  # fmt: skip
+    gr.Examples(
+        examples(["content", "scene"]),
+        inputs=ui["content"],
+        label="Content examples",
+        examples_per_page=12,
+        elem_id="content-examples",
+    )
+    gr.Examples(
+        examples(["style"]), inputs=ui["style"], label="Style examples", examples_per_page=12, elem_id="style-examples"
+    )
+    ui["checks"], ui["strengths"] = senses_panel(state)
     with gr.Accordion("Explore style: blend two styles", open=False):
         ui["style_b"] = upload("Second style image", height=180)
-        gr.Examples(examples(["style"]), inputs=ui["style_b"], label="Second style examples", examples_per_page=12)
+        gr.Examples(
+            examples(["style"]),
+            inputs=ui["style_b"],
+            label="Second style examples",
+            examples_per_page=12,
+            elem_id="style-b-examples",
+        )
         ui["mix"] = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Mix: first style → second style")
     with gr.Row():
         ui["resolution"] = gr.Radio(state.resolutions, value=state.default_resolution, scale=3,
@@ -115,14 +119,36 @@ def inputs_panel(state: h.DemoState) -> dict:
     return ui
 
 
+def senses_panel(state: h.DemoState) -> tuple[list[gr.Checkbox], list[gr.Slider]]:
+    """A card per sense (tick + strength), two a row, the ones that cannot run here last and disabled
+    with the reason. Returns the checkboxes and sliders in the checkpoint's modality order."""
+    checks, sliders = {}, {}
+    order = [*state.available, *(m for m in state.modalities if m not in state.available)]
+    with gr.Accordion("Senses: what the content image contributes", open=True, elem_id="senses"):
+        for i in range(0, len(order), 2):
+            with gr.Row():
+                for m in order[i : i + 2]:
+                    ok = state.availability[m]
+                    info = CONTRIBUTIONS.get(m, "") if ok else f"Unavailable here: {h.short(ok.reason, 90)}"
+                    with gr.Column(min_width=200, elem_classes="sense-card"), gr.Group():
+                        checks[m] = gr.Checkbox(value=bool(ok), label=h.pretty(m), info=info, interactive=bool(ok),
+                                                elem_id=f"use-{m}")  # fmt: skip
+                        sliders[m] = gr.Slider(0.0, h.MAX_STRENGTH, value=1.0, step=0.05, label="strength",
+                                               visible=bool(ok), elem_id=f"strength-{m}")  # fmt: skip
+                if len(order[i : i + 2]) == 1:
+                    gr.Column(min_width=200)  # keeps the last card half wide
+    return [checks[m] for m in state.modalities], [sliders[m] for m in state.modalities]
+
+
 def results_panel(state: h.DemoState) -> dict:
     out: dict = {}
-    rows = max(1, -(-len(state.available) // 4))  # map gallery rows, 4 a row
+    n = max(1, len(state.available))  # maps shown; the gallery fits up to 4 a row into ~640 px
+    maps_height = 60 + -(-n // 4) * 640 // min(n, 4)
     with gr.Tabs():
         with gr.Tab("Result"):
             out["result"] = gr.ImageSlider(label="Content ↔ result (drag to compare)", type="pil", format="png",
-                                           height=500, max_height=500, interactive=False, elem_id="result")  # fmt: skip
-            out["maps"] = gr.Gallery(label="What the senses saw", columns=4, height=60 + 190 * rows, object_fit="contain",
+                                           height=520, max_height=520, interactive=False, elem_id="result")  # fmt: skip
+            out["maps"] = gr.Gallery(label="What the senses saw", columns=4, height=maps_height, object_fit="contain",
                                      format="png", elem_id="maps")  # fmt: skip
             with gr.Row():
                 out["download"] = gr.DownloadButton("Download PNG", interactive=False, size="sm", scale=0)
