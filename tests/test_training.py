@@ -85,3 +85,29 @@ def test_torchrun_two_processes_on_cpu_keep_ranks_identical(data, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "ranks in sync: True" in proc.stdout, proc.stdout[-2000:]
     assert (tmp_path / "export" / "model.safetensors").is_file()
+
+
+def test_ema_warmup_tracks_weights_early_and_reaches_the_set_decay():
+    from training.steps import ema_decay_at
+
+    assert ema_decay_at(0, 0.999) == 0.1  # first step: mostly the trained weights
+    assert ema_decay_at(10_000, 0.999) == 0.999
+    assert ema_decay_at(5, 0.999, start=10) == 0.0
+
+
+def test_debias_recovers_weights_from_an_ema_without_warmup():
+    from sensorium.config import tiny_config
+    from sensorium.model import Sensorium
+    from training.debias_ema import debias
+
+    torch.manual_seed(3)
+    init = Sensorium(tiny_config())
+    trained = Sensorium(tiny_config())  # stands in for the weights training reached
+    ema = Sensorium(tiny_config())
+    d, steps = 0.99, 50
+    with torch.no_grad():  # an EMA started at init, fed constant trained weights
+        for pe, pi, pt in zip(ema.parameters(), init.parameters(), trained.parameters()):
+            pe.copy_(d**steps * pi + (1 - d**steps) * pt)
+    recovered = debias(ema, steps, d, seed=3)
+    for pr, pt in zip(recovered.parameters(), trained.parameters()):
+        assert torch.allclose(pr, pt, atol=1e-5)

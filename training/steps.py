@@ -106,6 +106,15 @@ def g_step(g: nn.Module, d_frozen: nn.Module, vgg: VGGPerceptualLoss | None, bat
     return loss, stats, rec.detach()
 
 
+def ema_decay_at(step: int, decay: float, start: int = 0) -> float:
+    """EMA decay with warm-up: (1 + t) / (10 + t) early on, so a short run's EMA is not mostly its
+    random initialisation (0.999 ** 288 = 0.75 of it after 288 steps without warm-up)."""
+    if step < start:
+        return 0.0
+    t = step - start
+    return min(decay, (1 + t) / (10 + t))
+
+
 @torch.no_grad()
 def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
     for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):

@@ -28,7 +28,7 @@ from . import checkpoint, distributed
 from .config import TrainConfig, config_from_args
 from .logger import RunLogger
 from .sampler import batch_indices, step_generator
-from .steps import Batch, d_step, drop_modalities, ema_update, g_step, random_pairing
+from .steps import Batch, d_step, drop_modalities, ema_decay_at, ema_update, g_step, random_pairing
 
 log = logging.getLogger("sensorium.train")
 
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> Path:
             skipped += 1
             print(f"step {step}: non-finite loss (D {d_loss.item()}, G {g_loss.item()}); step skipped", flush=True)
 
-        ema_update(ema, model, 0.0 if step < cfg.ema_start else cfg.ema_decay)
+        ema_update(ema, model, ema_decay_at(step, cfg.ema_decay, cfg.ema_start))
 
         done = step + 1
         # A wall-clock budget (cluster or lent-GPU slot): every rank stops at the same step.
