@@ -1,2 +1,3 @@
-"""The Gradio demo of Sensorium: `settings` (flags/env, pipeline load), `handlers` (plain
-functions the UI and the API call), `ui` (the Blocks layout and `build_demo`)."""
+"""The Gradio demo of Sensorium: `settings` (flags/env, the one pipeline load), `state` (what all
+sessions share), `inputs` (friendly checks of uploads and options), `handlers` (the plain functions
+the UI and the API call), `text` (words and CSS) and `ui` (the Blocks layout and `build_demo`)."""

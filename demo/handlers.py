@@ -8,75 +8,32 @@ with a tiny random model through the real pipeline and senses.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import gradio as gr
 import torch
 from PIL import Image
 
-from sensorium.images import ImageError, LoadedImage, load_image
-from sensorium.lru import LRU
 from sensorium.modalities import MODALITIES
-from sensorium.pipeline import TranslationPipeline
-from sensorium.senses import Availability, Extraction, image_hash
+from sensorium.senses import Extraction, image_hash
 
-MAX_STRENGTH = 1.5
+from .inputs import (
+    check_domain,
+    check_modalities,
+    check_resolution,
+    check_strengths,
+    load_upload,
+    pretty,
+    short,
+    user_error,  # fmt: skip
+)
+from .state import DemoState
+
 MAX_SAMPLES = 8
-RESOLUTION_STEPS = (128, 192, 256, 320, 384, 448, 512, 640, 768, 1024)
 
 Gallery = list[tuple[Image.Image, str]]
-
-
-def user_error(message: str) -> gr.Error:
-    """A gr.Error for a person's mistake: shown in the UI and the API, no server traceback."""
-    return gr.Error(message, print_exception=False)
-
-
-@dataclass
-class DemoState:
-    """What every session shares: the pipeline, which senses run here, and the limits."""
-
-    pipe: TranslationPipeline
-    max_resolution: int
-    checkpoint: str  # shown in the status line
-    availability: dict[str, Availability]  # modality -> can its sense run here (and why not)
-    out_dir: Path  # PNG downloads are written here
-    images: LRU[LoadedImage] = field(default_factory=lambda: LRU(16))  # decoded uploads by path
-
-    @classmethod
-    def create(cls, pipe: TranslationPipeline, max_resolution: int | None = None,
-               checkpoint: str | None = None) -> DemoState:  # fmt: skip
-        """Check the senses once (may take seconds: it imports their libraries) and pick limits."""
-        if max_resolution is None:
-            max_resolution = 512 if pipe.device.type == "cuda" else 256
-        name = checkpoint or getattr(pipe, "name", None) or "model"
-        out_dir = Path(tempfile.mkdtemp(prefix="sensorium-demo-"))
-        return cls(pipe, int(max_resolution), str(name), pipe.senses.status(), out_dir)
-
-    @property
-    def modalities(self) -> tuple[str, ...]:
-        """The checkpoint's modalities, in its order."""
-        return tuple(self.pipe.config.modalities)
-
-    @property
-    def available(self) -> tuple[str, ...]:
-        """The checkpoint's modalities whose sense can run here."""
-        return tuple(m for m in self.modalities if self.availability[m].ok)
-
-    @property
-    def resolutions(self) -> list[int]:
-        """Output sizes (long side) offered in the UI: multiples of the model stride up to the limit."""
-        stride = self.pipe.config.stride
-        steps = [r for r in RESOLUTION_STEPS if r <= self.max_resolution and r % stride == 0]
-        return steps or [max(stride, self.max_resolution // stride * stride)]
-
-    @property
-    def default_resolution(self) -> int:
-        return max(r for r in self.resolutions if r <= 256) if min(self.resolutions) <= 256 else self.resolutions[0]
 
 
 @dataclass
@@ -89,75 +46,6 @@ class Translation:
     warnings: list[str]  # maps skipped because their sense failed
     timings: dict[str, float]  # seconds: senses, style, generator, total
     modalities: tuple[str, ...]  # modalities that contributed a map
-
-
-# -- input checks --------------------------------------------------------------------------------
-def load_upload(state: DemoState, source, role: str) -> LoadedImage:
-    """Decode an upload (path, PIL, numpy, bytes) to RGB, or raise a friendly gr.Error."""
-    if source is None or (isinstance(source, str) and not source.strip()):
-        raise user_error(f"Please add a {role} image: upload one or click an example below it.")
-    try:
-        if isinstance(source, (str, Path)):
-            return state.images.get_or_compute(str(source), lambda: load_image(source))
-        return load_image(source)
-    except ImageError as err:
-        raise user_error(f"{role.capitalize()} image: {err}") from None
-
-
-def check_modalities(state: DemoState, modalities: Sequence[str] | None) -> tuple[list[str], list[str]]:
-    """Requested modalities in checkpoint order, and notes for the ones that cannot run here."""
-    if modalities is None:
-        return list(state.available), []
-    if isinstance(modalities, str):
-        modalities = [modalities]
-    unknown = [m for m in modalities if m not in state.modalities]
-    if unknown:
-        raise user_error(f"Unknown modality {', '.join(map(repr, unknown))}; this checkpoint uses: "
-                         f"{', '.join(state.modalities)}.")  # fmt: skip
-    wanted = [m for m in state.modalities if m in modalities]
-    off = [m for m in wanted if not state.availability[m].ok]
-    notes = [f"{m} is not available here, so it was left out ({short(state.availability[m].reason)})." for m in off]
-    return [m for m in wanted if m not in off], notes
-
-
-def check_strengths(state: DemoState, strengths: Mapping[str, float] | None) -> dict[str, float]:
-    """modality -> strength in [0, 1.5] (default 1); unknown names or non-numbers raise gr.Error."""
-    if strengths is None:
-        return {}
-    if not isinstance(strengths, Mapping):
-        raise user_error('Strengths must be a mapping like {"edges": 0.5}.')
-    out = {}
-    for name, value in strengths.items():
-        if name not in state.modalities:
-            raise user_error(
-                f"Unknown modality {name!r} in strengths; this checkpoint uses: {', '.join(state.modalities)}."
-            )
-        try:
-            out[name] = min(max(float(value), 0.0), MAX_STRENGTH)
-        except (TypeError, ValueError):
-            raise user_error(
-                f"The strength of {name} must be a number from 0 to {MAX_STRENGTH}, got {value!r}."
-            ) from None
-    return out
-
-
-def check_resolution(state: DemoState, resolution) -> tuple[int, list[str]]:
-    """A valid output size (multiple of the model stride, within the limit) and a note if changed."""
-    if resolution in (None, ""):
-        return state.default_resolution, []
-    try:
-        wanted = int(float(resolution))
-    except (TypeError, ValueError):
-        raise user_error(f"Resolution must be a number of pixels, got {resolution!r}.") from None
-    stride = state.pipe.config.stride
-    low = max(stride, 64 // stride * stride)
-    res = min(max(wanted, low), state.max_resolution) // stride * stride
-    notes = []
-    if wanted > state.max_resolution:
-        notes.append(f"Resolution is limited to {state.max_resolution} px here; used {res} px.")
-    elif res != wanted:
-        notes.append(f"Resolution must be a multiple of {stride} from {low} px; used {res} px.")
-    return res, notes
 
 
 # -- the handlers --------------------------------------------------------------------------------
@@ -231,7 +119,7 @@ def random_styles(state: DemoState, content, modalities: Sequence[str] | None = 
     prepared, maps = extract(state, c.image, res)
     styles = state.pipe.sample_styles(n, seed=seed, domain=domain)
     images = generate(state, maps, prepared, styles, use, strengths)
-    return [(im, f"seed {seed} · sample {i + 1}") for i, im in enumerate(images)]
+    return [(im, f"seed {seed} · #{i + 1}") for i, im in enumerate(images)]
 
 
 def save_png(state: DemoState, image: Image.Image) -> str:
@@ -264,17 +152,6 @@ def info(state: DemoState) -> dict:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def check_domain(state: DemoState, domain) -> int:
-    n = state.pipe.config.num_domains
-    try:
-        d = int(domain or 0)
-    except (TypeError, ValueError):
-        raise user_error(f"Domain must be a whole number from 0 to {n - 1}.") from None
-    if not 0 <= d < n:
-        raise user_error(f"Domain must be from 0 to {n - 1} for this checkpoint, got {d}.")
-    return d
-
-
 def extract(state: DemoState, image: Image.Image, resolution: int) -> tuple[Image.Image, Extraction]:
     """The content at model size and all its available maps (cached by image content and size)."""
     prepared = state.pipe.prepare(image, resolution)
@@ -325,13 +202,3 @@ def device_label(device: torch.device) -> str:
     if device.type == "cuda":
         return f"CUDA · {torch.cuda.get_device_name(device)}"
     return device.type.upper()
-
-
-def pretty(modality: str) -> str:
-    return modality.replace("_", " ")
-
-
-def short(reason: str, limit: int = 160) -> str:
-    """The first sentence-ish of a long reason, for captions and checkbox hints."""
-    text = " ".join(reason.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

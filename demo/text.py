@@ -63,6 +63,7 @@ CSS = """
   width: 64px !important; height: 64px !important; object-fit: cover;
 }
 #status { font-size: 0.85rem; }
+#sample-row { align-items: flex-end; }
 #how td:first-child, #how td:nth-child(2) { white-space: nowrap; }
 #status ul { margin-top: 0.2rem; }
 footer { margin-top: 0.5rem; }

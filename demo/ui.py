@@ -17,7 +17,9 @@ from sensorium.images import ImageError, load_image
 from sensorium.pipeline import TranslationPipeline
 
 from . import handlers as h
+from .inputs import MAX_STRENGTH, pretty, short, user_error
 from .settings import EXAMPLES_DIR, Settings, load_pipeline, max_resolution_for
+from .state import DemoState
 from .text import BIBTEX, CONTRIBUTIONS, CSS, HEADER, HOW_IT_WORKS, TITLE
 
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="violet", neutral_hue="slate")
@@ -53,7 +55,7 @@ def upload(label: str, **kwargs) -> gr.Image:
                 load_image(getattr(payload, "path", None))
             except ImageError as err:
                 message = str(err)
-            raise h.user_error(f"{label}: {message}") from None
+            raise user_error(f"{label}: {message}") from None
 
     image.preprocess = preprocess
     return image
@@ -67,7 +69,7 @@ def build_demo(pipeline: TranslationPipeline | None = None, settings: Settings |
     """The whole app around `pipeline` (default: load `settings.checkpoint` once per process)."""
     settings = settings or Settings()
     pipe = pipeline if pipeline is not None else load_pipeline(settings.checkpoint, settings.device)
-    state = h.DemoState.create(pipe, max_resolution_for(pipe.device.type, settings.max_resolution),
+    state = DemoState.create(pipe, max_resolution_for(pipe.device.type, settings.max_resolution),
                                checkpoint=getattr(pipe, "name", None) or settings.checkpoint)  # fmt: skip
     with gr.Blocks(title=TITLE) as demo:
         gr.HTML(HEADER)
@@ -82,7 +84,7 @@ def build_demo(pipeline: TranslationPipeline | None = None, settings: Settings |
     return demo
 
 
-def inputs_panel(state: h.DemoState) -> dict:
+def inputs_panel(state: DemoState) -> dict:
     ui: dict = {}
     with gr.Row(equal_height=True):
         ui["content"] = upload("Content image", height=250, elem_id="content")
@@ -119,7 +121,7 @@ def inputs_panel(state: h.DemoState) -> dict:
     return ui
 
 
-def senses_panel(state: h.DemoState) -> tuple[list[gr.Checkbox], list[gr.Slider]]:
+def senses_panel(state: DemoState) -> tuple[list[gr.Checkbox], list[gr.Slider]]:
     """A card per sense (tick + strength), two a row, the ones that cannot run here last and disabled
     with the reason. Returns the checkboxes and sliders in the checkpoint's modality order."""
     checks, sliders = {}, {}
@@ -129,18 +131,18 @@ def senses_panel(state: h.DemoState) -> tuple[list[gr.Checkbox], list[gr.Slider]
             with gr.Row():
                 for m in order[i : i + 2]:
                     ok = state.availability[m]
-                    info = CONTRIBUTIONS.get(m, "") if ok else f"Unavailable here: {h.short(ok.reason, 90)}"
+                    info = CONTRIBUTIONS.get(m, "") if ok else f"Unavailable here: {short(ok.reason, 90)}"
                     with gr.Column(min_width=200, elem_classes="sense-card"), gr.Group():
-                        checks[m] = gr.Checkbox(value=bool(ok), label=h.pretty(m), info=info, interactive=bool(ok),
+                        checks[m] = gr.Checkbox(value=bool(ok), label=pretty(m), info=info, interactive=bool(ok),
                                                 elem_id=f"use-{m}")  # fmt: skip
-                        sliders[m] = gr.Slider(0.0, h.MAX_STRENGTH, value=1.0, step=0.05, label="strength",
+                        sliders[m] = gr.Slider(0.0, MAX_STRENGTH, value=1.0, step=0.05, label="strength",
                                                visible=bool(ok), elem_id=f"strength-{m}")  # fmt: skip
                 if len(order[i : i + 2]) == 1:
                     gr.Column(min_width=200)  # keeps the last card half wide
     return [checks[m] for m in state.modalities], [sliders[m] for m in state.modalities]
 
 
-def results_panel(state: h.DemoState) -> dict:
+def results_panel(state: DemoState) -> dict:
     out: dict = {}
     n = max(1, len(state.available))  # maps shown; the gallery fits up to 4 a row into ~640 px
     maps_height = 60 + -(-n // 4) * 640 // min(n, 4)
@@ -155,15 +157,15 @@ def results_panel(state: h.DemoState) -> dict:
             out["status"] = gr.Markdown(f"**{h.device_label(state.pipe.device)}** · ready", elem_id="status")
         with gr.Tab("Random styles"):
             gr.Markdown("The same content under style vectors sampled from the model's style distribution.")
-            with gr.Row(equal_height=True):
+            with gr.Row(elem_id="sample-row"):
                 out["seed"] = gr.Number(0, label="Seed", precision=0, minimum=0, scale=1)
-                out["sample"] = gr.Button("🎲 Sample 4 styles", variant="primary", scale=2, elem_id="sample")
-            out["samples"] = gr.Gallery(label="Random styles", columns=4, height=260, object_fit="contain",
+                out["sample"] = gr.Button("Sample 4 styles", variant="primary", scale=2, elem_id="sample")
+            out["samples"] = gr.Gallery(label="Random styles", columns=4, height=300, object_fit="contain",
                                         format="png", elem_id="samples")  # fmt: skip
     return out
 
 
-def about_panel(state: h.DemoState) -> None:
+def about_panel(state: DemoState) -> None:
     with gr.Accordion("How it works", open=False, elem_id="how"):
         gr.Markdown(HOW_IT_WORKS + "\n" + modality_table(state))
     with gr.Accordion("Citation", open=False, elem_id="citation"):
@@ -171,19 +173,19 @@ def about_panel(state: h.DemoState) -> None:
                     f"Image Translation.* ICCV 2021.\n\n```bibtex\n{BIBTEX}\n```")  # fmt: skip
 
 
-def modality_table(state: h.DemoState) -> str:
+def modality_table(state: DemoState) -> str:
     rows = ["| sense | contributes | here |", "|---|---|---|"]
     for m in state.modalities:
         ok = state.availability[m]
         sense = state.pipe.senses.sense(m)
-        here = (getattr(sense, "label", "available") if ok else f"unavailable: {h.short(ok.reason, 200)}").replace(
+        here = (getattr(sense, "label", "available") if ok else f"unavailable: {short(ok.reason, 200)}").replace(
             "|", "/"
         )
-        rows.append(f"| {h.pretty(m)} | {CONTRIBUTIONS.get(m, '')} | {here} |")
+        rows.append(f"| {pretty(m)} | {CONTRIBUTIONS.get(m, '')} | {here} |")
     return "\n".join(rows)
 
 
-def wire_ui(state: h.DemoState, ui: dict, out: dict) -> None:
+def wire_ui(state: DemoState, ui: dict, out: dict) -> None:
     """Private UI events; the live ones re-run on cached maps and keep only the last request."""
     modalities = state.modalities
     k = len(modalities)
@@ -232,7 +234,7 @@ def wire_ui(state: h.DemoState, ui: dict, out: dict) -> None:
                                  *ui["strengths"]], out["samples"], **common)  # fmt: skip
 
 
-def api_endpoints(state: h.DemoState) -> None:
+def api_endpoints(state: DemoState) -> None:
     """Public endpoints for gradio_client, on hidden components with API-friendly types."""
     with gr.Group(visible=False):
         content, style, style_b = upload("content image"), upload("style image"), upload("second style image")
@@ -283,7 +285,7 @@ def parse_json(value):
         try:
             return json.loads(value) if value.strip() else None
         except json.JSONDecodeError:
-            raise h.user_error('Strengths must be JSON like {"edges": 0.5}.') from None
+            raise user_error('Strengths must be JSON like {"edges": 0.5}.') from None
     return value
 
 

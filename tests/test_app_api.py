@@ -58,7 +58,7 @@ def test_extract(client):
 def test_random_styles(client):
     samples = client.predict(content=handle_file(CONTENT), modalities=["edges"], resolution=RES, seed=3, n=3,
                              api_name="/random_styles")  # fmt: skip
-    assert [s["caption"] for s in samples] == [f"seed 3 · sample {i}" for i in (1, 2, 3)]
+    assert [s["caption"] for s in samples] == [f"seed 3 · #{i}" for i in (1, 2, 3)]
 
 
 def test_info(client):

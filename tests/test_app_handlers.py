@@ -120,7 +120,7 @@ def test_unusual_images_work_with_notes(state, tmp_path):
 def test_random_styles_are_n_images_reproducible_by_seed(state):
     a = h.random_styles(state, str(CONTENT), ["edges"], None, RES, seed=7, n=4)
     b = h.random_styles(state, str(CONTENT), ["edges"], None, RES, seed=7, n=4)
-    assert len(a) == 4 and [c for _, c in a] == [f"seed 7 · sample {i}" for i in range(1, 5)]
+    assert len(a) == 4 and [c for _, c in a] == [f"seed 7 · #{i}" for i in range(1, 5)]
     assert all(np.array_equal(np.asarray(x), np.asarray(y)) for (x, _), (y, _) in zip(a, b, strict=True))
     assert not np.array_equal(np.asarray(a[0][0]), np.asarray(a[1][0]))
     assert len(h.random_styles(state, str(CONTENT), n=100)) == h.MAX_SAMPLES

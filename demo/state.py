@@ -1,0 +1,57 @@
+"""What every session of the demo shares: the pipeline, which senses can run here, and the limits."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sensorium.images import LoadedImage
+from sensorium.lru import LRU
+from sensorium.pipeline import TranslationPipeline
+from sensorium.senses import Availability
+
+RESOLUTION_STEPS = (128, 192, 256, 320, 384, 448, 512, 640, 768, 1024)
+
+
+@dataclass
+class DemoState:
+    """What every session shares: the pipeline, which senses run here, and the limits."""
+
+    pipe: TranslationPipeline
+    max_resolution: int
+    checkpoint: str  # shown in the status line
+    availability: dict[str, Availability]  # modality -> can its sense run here (and why not)
+    out_dir: Path  # PNG downloads are written here
+    images: LRU[LoadedImage] = field(default_factory=lambda: LRU(16))  # decoded uploads by path
+
+    @classmethod
+    def create(cls, pipe: TranslationPipeline, max_resolution: int | None = None,
+               checkpoint: str | None = None) -> DemoState:  # fmt: skip
+        """Check the senses once (may take seconds: it imports their libraries) and pick limits."""
+        if max_resolution is None:
+            max_resolution = 512 if pipe.device.type == "cuda" else 256
+        name = checkpoint or getattr(pipe, "name", None) or "model"
+        out_dir = Path(tempfile.mkdtemp(prefix="sensorium-demo-"))
+        return cls(pipe, int(max_resolution), str(name), pipe.senses.status(), out_dir)
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """The checkpoint's modalities, in its order."""
+        return tuple(self.pipe.config.modalities)
+
+    @property
+    def available(self) -> tuple[str, ...]:
+        """The checkpoint's modalities whose sense can run here."""
+        return tuple(m for m in self.modalities if self.availability[m].ok)
+
+    @property
+    def resolutions(self) -> list[int]:
+        """Output sizes (long side) offered in the UI: multiples of the model stride up to the limit."""
+        stride = self.pipe.config.stride
+        steps = [r for r in RESOLUTION_STEPS if r <= self.max_resolution and r % stride == 0]
+        return steps or [max(stride, self.max_resolution // stride * stride)]
+
+    @property
+    def default_resolution(self) -> int:
+        return max(r for r in self.resolutions if r <= 256) if min(self.resolutions) <= 256 else self.resolutions[0]
