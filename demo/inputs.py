@@ -5,6 +5,7 @@ Each returns clean values or raises `gr.Error` with a sentence meant for the per
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -27,8 +28,9 @@ def load_upload(state: DemoState, source, role: str) -> LoadedImage:
     if source is None or (isinstance(source, str) and not source.strip()):
         raise user_error(f"Please add a {role} image: upload one or click an example below it.")
     try:
-        if isinstance(source, (str, Path)):
-            return state.images.get_or_compute(str(source), lambda: load_image(source))
+        if isinstance(source, (str, Path)) and os.path.isfile(source):
+            st = os.stat(source)  # a path is reused only for the same file contents (size, mtime)
+            return state.images.get_or_compute((str(source), st.st_size, st.st_mtime_ns), lambda: load_image(source))
         return load_image(source)
     except ImageError as err:
         raise user_error(f"{role.capitalize()} image: {err}") from None

@@ -100,6 +100,15 @@ def test_settings_flags_beat_env_and_spaces_bind_all_interfaces():
     assert (s.port, s.checkpoint, s.max_resolution, s.share) == (9000, "a/b", 384, False)
 
 
+def test_the_pipeline_is_loaded_once_per_process(tmp_path):
+    from demo.settings import load_pipeline
+    from tests.app_fixtures import tiny_model
+
+    tiny_model().save_pretrained(tmp_path / "ckpt")
+    first = load_pipeline(str(tmp_path / "ckpt"), "cpu")
+    assert load_pipeline(str(tmp_path / "ckpt"), "cpu") is first and first.device.type == "cpu"
+
+
 @pytest.mark.parametrize("bad", ["missing", "corrupt"])
 def test_a_bad_checkpoint_stops_start_up_with_a_clear_message(tmp_path, capsys, bad):
     import app
