@@ -1,0 +1,70 @@
+"""The showcase sheet for a checkpoint: rows of content × columns of styles, then one content under
+each modality subset (none, each alone, all but one, all).
+
+    python -m training.showcase --checkpoint assets/checkpoints/sensorium-portraits --out assets/showcase.png
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from PIL import Image
+
+from sensorium.contact_sheet import contact_sheet
+from sensorium.images import load_image
+from sensorium.pipeline import TranslationPipeline
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
+CONTENTS = ("content_astronaut.jpg", "content_obama_portrait.jpg", "content_biden_portrait.jpg", "content_group_four_women.jpg")
+STYLES = ("content_group_four_women.jpg", "content_obama_portrait.jpg", "content_astronaut.jpg", "style_starry_night.jpg")
+
+
+def subsets(usable: list[str]) -> list[tuple[str, list[str]]]:
+    out = [("none (style only)", [])]
+    out += [(f"only {m}", [m]) for m in usable]
+    out += [(f"all but {m}", [x for x in usable if x != m]) for m in usable]
+    out.append(("all", usable))
+    return out
+
+
+def build(pipe: TranslationPipeline, resolution: int, cell: int) -> Image.Image:
+    load = lambda name: load_image(EXAMPLES / name).image  # noqa: E731
+    contents, styles = [load(c) for c in CONTENTS], [load(s) for s in STYLES]
+    grid = [[pipe(c, s, resolution=resolution).image for s in styles] for c in contents]
+    top = contact_sheet(contents, styles, grid, cell=cell, corner="content / style")
+
+    content, style = contents[0], styles[0]
+    usable = [m for m in pipe.config.modalities if m in pipe.extract(content, resolution)]
+    rows = subsets(usable)
+    cols = 4
+    cells = [(pipe(content, style, modalities=mods, resolution=resolution).image, label) for label, mods in rows]
+    cells += [None] * (-len(cells) % cols)
+    table = [cells[i : i + cols] for i in range(0, len(cells), cols)]
+    captioned = [list(row) for row in table]  # (image, caption) cells, None where the row is short
+    maps = pipe.extract(content, resolution)
+    previews = [(maps[m].preview, m) for m in usable][:cols]
+    previews += [None] * (cols - len(previews))
+    bottom = contact_sheet([content] * len(table), previews, captioned, cell=cell, corner=style)
+    sheet = Image.new("RGB", (max(top.width, bottom.width), top.height + bottom.height + 12), "white")
+    sheet.paste(top, (0, 0))
+    sheet.paste(bottom, (0, top.height + 12))
+    return sheet
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", default=str(Path(__file__).resolve().parents[1] / "assets/checkpoints/sensorium-portraits"))
+    p.add_argument("--out", type=Path, default=Path("assets/showcase.png"))
+    p.add_argument("--resolution", type=int, default=256)
+    p.add_argument("--cell", type=int, default=192)
+    p.add_argument("--device")
+    args = p.parse_args(argv)
+    pipe = TranslationPipeline.from_pretrained(args.checkpoint, device=args.device)
+    sheet = build(pipe, args.resolution, args.cell)
+    sheet.save(args.out, optimize=True)
+    print(f"wrote {args.out} ({sheet.width}x{sheet.height})")
+
+
+if __name__ == "__main__":
+    main()
