@@ -100,6 +100,15 @@ class TranslationPipeline:
         g = torch.Generator().manual_seed(int(seed))
         return self.model.sample_styles(n, domain, generator=g, temperature=temperature)
 
+    def random_styles(self, content: Image.Image, n: int = 4, seed: int = 0, resolution: int = 256,
+                      modalities: Sequence[str] | None = None, strengths: Mapping[str, float] | None = None,
+                      domain: int = 0) -> list[Image.Image]:  # fmt: skip
+        """The same content under n styles sampled from the checkpoint's style statistics."""
+        prepared = self.prepare(content, resolution)
+        maps = self.senses.extract(prepared, (prepared.height, prepared.width), modalities)
+        styles = self.sample_styles(n, seed, domain)
+        return self.generate(maps, (prepared.height, prepared.width), styles, modalities, strengths)
+
     @torch.inference_mode()
     def generate(self, maps: Extraction, size: tuple[int, int], styles: torch.Tensor,
                  modalities: Sequence[str] | None = None, strengths: Mapping[str, float] | None = None) -> list[Image.Image]:  # fmt: skip
