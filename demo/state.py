@@ -33,7 +33,11 @@ class DemoState:
             max_resolution = 512 if pipe.device.type == "cuda" else 256
         name = checkpoint or getattr(pipe, "name", None) or "model"
         out_dir = Path(tempfile.mkdtemp(prefix="sensorium-demo-"))
-        return cls(pipe, int(max_resolution), str(name), pipe.senses.status(), out_dir)
+        availability = pipe.senses.status()
+        for m in pipe.config.modalities:
+            if m not in pipe.trained_modalities:  # an input the model never saw would only add noise
+                availability[m] = Availability(False, f"this checkpoint was not trained with {m} maps")
+        return cls(pipe, int(max_resolution), str(name), availability, out_dir)
 
     @property
     def modalities(self) -> tuple[str, ...]:

@@ -65,6 +65,12 @@ class TranslationPipeline:
         model.name = str(checkpoint)
         return cls(model, senses=senses, device=dev, **kwargs)
 
+    @property
+    def trained_modalities(self) -> tuple[str, ...]:
+        """Modalities the checkpoint saw during training (from its metadata; all when unknown)."""
+        trained = getattr(self.model, "metadata", {}).get("trained_modalities")
+        return tuple(trained) if trained else tuple(self.config.modalities)
+
     # -- pieces -----------------------------------------------------------------------------------
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)

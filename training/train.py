@@ -2,7 +2,7 @@
 resume → the loop (D step, G step, EMA, log, sample, checkpoint) → export.
 
     python -m training.train --data data/prepared --out runs/demo --steps 20000
-    torchrun --nproc_per_node 8 -m training.train --config training/configs/celebahq.yaml
+    torchrun --nproc_per_node 8 -m training.train --config training/configs/celebahq_256.yaml
     python -m training.train --out runs/demo --resume latest   # continue a killed run
 """
 
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> Path:
         idx = batch_indices(step, len(dataset), cfg.batch_size, info.rank, info.world_size, cfg.seed)
         raw = augment(dataset.batch(idx), cfg.model.modalities, rng)
         presence = drop_modalities(raw["presence"].cpu(), cfg.modality_dropout, rng).to(device)
-        pair = random_pairing(len(idx), rng).to(device)
+        pair = random_pairing(len(idx), rng, raw["domain"]).to(device)  # cross-domain where the batch allows
         return Batch(raw["image"].contiguous(memory_format=memory_format),
                      raw["maps"].contiguous(memory_format=memory_format), presence, raw["domain"], pair)  # fmt: skip
 
@@ -175,7 +175,8 @@ def main(argv: list[str] | None = None) -> Path:
         fit_style_statistics(ema, dataset, device, autocast)
         meta = {"steps": final, "data": str(cfg.data), "resolution": int(dataset[0]["image"].shape[-1]),
                 "perceptual": vgg.mode if vgg is not None else "none", "device": describe_device(device),
-                "world_size": info.world_size, "domains": dataset.domains}  # fmt: skip
+                "world_size": info.world_size, "domains": dataset.domains,
+                "trained_modalities": [m for m, seen in zip(cfg.model.modalities, dataset.presence.any(0)) if seen]}  # fmt: skip
         dtype = torch.float16 if cfg.export_dtype == "float16" else None
         ema.cpu().save_pretrained(export, dtype=dtype, metadata=meta)
         print(f"exported {export}", flush=True)

@@ -1,0 +1,125 @@
+"""App round trip through the running server: start time, then the server-side time of a toggle
+(cached maps and style: content encoder + generator only) and of a new-image request (senses +
+style + generator), median and p95 over N requests from gradio_client on loopback.
+
+    python -m benchmarks.bench_app [--quick] [--requests 20] [--checkpoint DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+from .common import append_results, header
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "assets" / "examples"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(checkpoint: str | None, port: int) -> tuple[subprocess.Popen, float]:
+    """Launch `python app.py` and wait until it answers; returns (process, seconds to ready)."""
+    cmd = [sys.executable, "app.py", "--port", str(port), "--host", "127.0.0.1"]
+    if checkpoint:
+        cmd += ["--checkpoint", checkpoint]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import urllib.request
+
+    while time.perf_counter() - t0 < 120:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app exited with code {proc.returncode}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/gradio_api/info", timeout=1)
+            return proc, time.perf_counter() - t0
+        except Exception:
+            time.sleep(0.2)
+    proc.kill()
+    raise TimeoutError("app did not start within 120 s")
+
+
+def server_total(status: str) -> float | None:
+    m = re.search(r"total ([0-9.]+) s", status)
+    return float(m.group(1)) if m else None
+
+
+def stats(values: list[float]) -> str:
+    values = sorted(values)
+    p95 = values[min(len(values) - 1, int(0.95 * len(values)))]
+    return f"{statistics.median(values) * 1e3:.0f} ms | {p95 * 1e3:.0f} ms"
+
+
+def run(quick: bool = True, requests: int = 20, checkpoint: str | None = None, write: bool = True) -> str:
+    from gradio_client import Client, handle_file
+
+    port = free_port()
+    proc, ready_s = start_app(checkpoint, port)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        info = client.predict(api_name="/info")
+        usable = [m for m, v in info["modalities"].items() if v.get("available")] if isinstance(info, dict) and "modalities" in info else ["edges", "person", "pose"]
+        tmp = Path(tempfile.mkdtemp())
+        content, style = EXAMPLES / "content_obama_portrait.jpg", EXAMPLES / "content_astronaut.jpg"
+        client.predict(handle_file(str(content)), handle_file(str(style)), usable, {}, 256, api_name="/translate")
+        toggles_server, toggles_client = [], []
+        for i in range(requests):  # untick one modality at a time: maps and style come from the caches
+            mods = [m for j, m in enumerate(usable) if j != i % len(usable)]
+            t = time.perf_counter()
+            _, _, status = client.predict(handle_file(str(content)), handle_file(str(style)), mods, {}, 256, api_name="/translate")
+            toggles_client.append(time.perf_counter() - t)
+            toggles_server.append(server_total(status) or float("nan"))
+        news_server, news_client = [], []
+        base = Image.open(content).convert("RGB")
+        for i in range(requests):  # a new image each time (mirrored + shifted crop): senses run
+            img = ImageOps.mirror(base) if i % 2 else base
+            img = img.crop((i, i, img.width - 1, img.height - 1))
+            path = tmp / f"new{i}.png"
+            img.save(path)
+            t = time.perf_counter()
+            _, _, status = client.predict(handle_file(str(path)), handle_file(str(style)), usable, {}, 256, api_name="/translate")
+            news_client.append(time.perf_counter() - t)
+            news_server.append(server_total(status) or float("nan"))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    device = "cuda" if "CUDA" in str(info) or "cuda" in str(info) else "cpu"
+    import torch
+
+    text = header("App round trip (gradio_client on loopback, 256²)", torch.device("cpu" if device == "cpu" else "cuda"),
+                  f"checkpoint {checkpoint or 'bundled demo'}, {requests} requests each")  # fmt: skip
+    text += f"\n- app start (process launch → answering): {ready_s:.1f} s\n\n"
+    text += "| request | server median | server p95 | client median | client p95 |\n|---|---|---|---|---|\n"
+    text += f"| toggle (cached maps + style) | {stats(toggles_server)} | {stats(toggles_client)} |\n"
+    text += f"| new content image (senses run) | {stats(news_server)} | {stats(news_client)} |\n"
+    print(text)
+    if write:
+        append_results(text)
+    return text
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--requests", type=int, default=20)
+    p.add_argument("--checkpoint")
+    p.add_argument("--no-write", action="store_true")
+    a = p.parse_args()
+    run(a.quick, a.requests, a.checkpoint, not a.no_write)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""Run every benchmark and print its table; each appends to benchmarks/RESULTS.md.
+
+    python -m benchmarks.run --quick        # CPU: a few minutes
+    python -m benchmarks.run --device cuda  # full tables on a GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from . import bench_app, bench_generator, bench_senses, bench_training
+from .common import append_results
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--device")
+    p.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    a = p.parse_args()
+    write = not a.no_write
+    t0 = time.perf_counter()
+    bench_generator.run(a.quick, a.device, "demo", write)
+    senses = bench_senses.run(a.quick, a.device or "cpu")
+    print(senses)
+    if write:
+        append_results(senses)
+    bench_training.run(a.quick, "demo", write=write)
+    bench_app.run(a.quick, 20, write=write)
+    print(f"all benchmarks: {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
