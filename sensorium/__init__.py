@@ -36,4 +36,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'sensorium' has no attribute {name!r}")
 
 
-__all__ = list(_LAZY)
+__all__ = ["MODALITIES", "CheckpointError", "ModelConfig", "Sensorium", "TranslationPipeline", "tiny_config"]

@@ -87,7 +87,7 @@ class SenseDataset(Dataset):
                 presence.append(1.0)
         return torch.from_numpy(image).permute(2, 0, 1).contiguous(), torch.cat(parts), torch.tensor(presence)
 
-    def to(self, device: torch.device | str) -> "SenseDataset":
+    def to(self, device: torch.device | str) -> SenseDataset:
         """Move the whole (small) dataset to `device` once."""
         self.images, self.maps = self.images.to(device), self.maps.to(device)
         self.presence, self.domain_tensor = self.presence.to(device), self.domain_tensor.to(device)

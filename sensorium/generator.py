@@ -39,7 +39,7 @@ class Generator(nn.Module):
         assert len(content) == self.num_scales + 1, f"expected {self.num_scales + 1} content levels"
         finest = content[0]
         x = self.head(content[-1])
-        for block, level in zip(self.blocks, range(self.num_scales, -1, -1)):
+        for block, level in zip(self.blocks, range(self.num_scales, -1, -1), strict=True):
             if level < self.num_scales:
                 x = F.interpolate(x, scale_factor=2, mode="nearest")
                 if self.use_skips:

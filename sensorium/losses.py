@@ -112,7 +112,7 @@ class VGGPerceptualLoss(nn.Module):
             "(or train with --perceptual random, an explicit fallback)."
         )
 
-    def train(self, mode: bool = True) -> "VGGPerceptualLoss":
+    def train(self, mode: bool = True) -> VGGPerceptualLoss:
         super().train(mode)
         self.features.eval()  # always frozen
         return self
@@ -128,7 +128,7 @@ class VGGPerceptualLoss(nn.Module):
 
     def forward(self, fake: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         fake_f, real_f = self._feats(fake), self._feats(real)
-        loss = sum(w * F.l1_loss(f.float(), r.detach().float()) for w, f, r in zip(self.weights, fake_f, real_f))
+        loss = sum(w * F.l1_loss(f.float(), r.detach().float()) for w, f, r in zip(self.weights, fake_f, real_f, strict=True))
         return loss, {"g_vgg": loss.detach().item()}
 
     def extra_repr(self) -> str:

@@ -59,7 +59,7 @@ class TranslationPipeline:
 
     @classmethod
     def from_pretrained(cls, checkpoint: str | Path, senses: SenseSet | None = None,
-                        device: str | torch.device | None = None, **kwargs) -> "TranslationPipeline":  # fmt: skip
+                        device: str | torch.device | None = None, **kwargs) -> TranslationPipeline:  # fmt: skip
         dev = pick_device(device)
         model = Sensorium.from_pretrained(checkpoint, device=dev)
         model.name = str(checkpoint)

@@ -86,7 +86,7 @@ def test_gradients_reach_every_parameter_of_generator_encoders_and_discriminator
     reached = set()
     for _ in range(4):
         g_grads, d_grads = step()
-        for (name, p), grad in zip(named, [*g_grads, *d_grads]):
+        for (name, p), grad in zip(named, [*g_grads, *d_grads], strict=True):
             p.grad = grad
             if grad is not None and grad.abs().sum() > 0:
                 reached.add(name)
@@ -112,7 +112,7 @@ def test_size_not_multiple_of_stride_is_a_clear_error(model):
 def test_every_modality_subset_runs_including_none(model):
     cfg = model.config
     size = (16, 16)
-    full = {m: torch.rand(c, *size) for m, c in zip(cfg.modalities, [1, 16, 8, 1, 1, 6, 6, 1])}
+    full = {m: torch.rand(c, *size) for m, c in zip(cfg.modalities, [1, 16, 8, 1, 1, 6, 6, 1], strict=True)}
     style = model.encode_style(torch.zeros(1, 3, *size))
     outs = set()
     with torch.no_grad():
@@ -140,7 +140,7 @@ def test_save_pretrained_from_pretrained_round_trips_exactly(model, tmp_path):
     model.save_pretrained(tmp_path / "ckpt", metadata={"steps": 3})
     loaded = Sensorium.from_pretrained(tmp_path / "ckpt")
     assert loaded.config == model.config and loaded.metadata == {"steps": 3}
-    for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+    for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert torch.equal(a, b), k
     maps, presence, style_img = inputs(model.config, b=1)
     assert torch.equal(model(maps, presence, style_img), loaded(maps, presence, style_img))

@@ -41,7 +41,7 @@ class RunLogger:
             self.bar = tqdm(total=total, initial=start, dynamic_ncols=True, mininterval=2.0)
         except ImportError:
             pass
-        self.jsonl = open(out / "log.jsonl", "a")
+        self.jsonl = open(out / "log.jsonl", "a")  # noqa: SIM115 - open for the whole run, closed in close()
 
     def step(self, step: int, stats: dict[str, float], images: int, log_now: bool) -> None:
         if not self.enabled:

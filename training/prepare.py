@@ -46,8 +46,8 @@ def _init_worker(senses: list[str], device: str) -> None:
 def prepare_one(job: tuple[str, str, int, list[str], bool]) -> tuple[str, str]:
     """→ (status, message) with status in {"done", "skipped"}."""
     src, dst, resolution, require, allow_upscale = job
-    from sensorium.images import ImageError, center_crop_square, load_image
     from sensorium.data import save_sample
+    from sensorium.images import ImageError, center_crop_square, load_image
 
     try:
         loaded = load_image(src, max_side=4096)
