@@ -32,12 +32,25 @@ def drop_modalities(presence: torch.Tensor, p: float, generator: torch.Generator
     return presence * keep.to(presence)
 
 
-def random_pairing(batch_size: int, generator: torch.Generator) -> torch.Tensor:
-    """A derangement-ish permutation: each sample borrows another sample's style."""
+def random_pairing(batch_size: int, generator: torch.Generator, domain: torch.Tensor | None = None) -> torch.Tensor:
+    """Index of the sample whose style each sample borrows: a random cyclic shift of the batch.
+
+    With `domain` (B,) holding several domains, each sample instead borrows from a uniformly drawn
+    sample of another domain, so random pairs are cross-domain translations (content of a male face,
+    style of a female one) wherever the batch allows. Every draw comes from `generator`, and a
+    single-domain batch pairs exactly as before, so resume stays bitwise exact.
+    """
     if batch_size == 1:
         return torch.zeros(1, dtype=torch.long)
     shift = int(torch.randint(1, batch_size, (1,), generator=generator))
-    return (torch.arange(batch_size) + shift) % batch_size
+    pair = (torch.arange(batch_size) + shift) % batch_size
+    domain = None if domain is None else domain.cpu()
+    if domain is None or domain.unique().numel() < 2:
+        return pair
+    other = domain[None, :] != domain[:, None]  # (B, B): candidates from another domain; no row is empty
+    k = (torch.rand(batch_size, generator=generator) * other.sum(1)).long()  # which candidate, uniform
+    rank = other.long().cumsum(1) - 1  # (B, B): rank of each candidate within its row
+    return ((rank == k[:, None]) & other).long().argmax(dim=1)
 
 
 def masked_maps(batch: Batch, modalities, expand) -> torch.Tensor:
