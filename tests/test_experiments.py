@@ -134,3 +134,40 @@ def test_every_checkpoint_is_scored_on_the_same_pairs():
     assert all(ids[i] == 0 for i in c1) and all(ids[i] == 1 for i in s1)
     c, s = task_pairs([0] * 5, 0, 0, 20, seed=0)
     assert (c != s).all()  # one domain: never the content image as its own style
+
+
+def test_tasks_are_every_direction_or_one_for_a_single_domain():
+    from training.compare import task_name, tasks_of
+
+    assert [task_name(*t) for t in tasks_of(["female", "male"])] == ["female→male", "male→female"]
+    assert [task_name(*t) for t in tasks_of(["default"])] == ["all"]
+
+
+def test_split_by_attribute_links_images_into_domains_and_holds_out_whole_photos(tmp_path):
+    from training.data.domains import build, split
+
+    images = tmp_path / "img"
+    images.mkdir()
+    rows = []
+    for k in range(10):
+        (images / f"{k}.jpg").write_bytes(b"jpeg")
+        rows.append(f"{k}.jpg {'1' if k % 2 else '-1'} 1")
+    (tmp_path / "anno.txt").write_text("10\nMale Young\n" + "\n".join(rows) + "\n")  # CelebA format
+    counts = split(images, tmp_path / "anno.txt", "Male", ("female", "male"), 2, tmp_path / "out")
+    assert counts == {"train": {"female": 3, "male": 3}, "val": {"female": 2, "male": 2}}
+    female = [f for part in ("train", "val") for f in (tmp_path / "out" / part / "female").iterdir()]
+    assert all(f.is_symlink() and int(f.stem) % 2 == 0 for f in female) and len(female) == 5  # Male = -1
+
+    # Prepared crops of one photo (`x_s0`, `x_s1`) never straddle train and val.
+    prepared = prepare_edges_dataset(tmp_path / "prep", size=16)
+    for f in list(prepared.glob("*.npz")):
+        f.rename(prepared / f"{f.stem}_s0.npz")
+        (prepared / f"{f.stem}_s1.npz").write_bytes((prepared / f"{f.stem}_s0.npz").read_bytes())
+    build({"x": [prepared]}, 2, tmp_path / "built", resolution=8)
+    val = {f.stem.rsplit("_", 1)[0] for f in (tmp_path / "built" / "val" / "x").glob("*.npz")}
+    train = {f.stem.rsplit("_", 1)[0] for f in (tmp_path / "built" / "train" / "x").glob("*.npz")}
+    assert val and train and not val & train
+    from sensorium.data import load_sample
+
+    image, maps = load_sample(next((tmp_path / "built" / "train" / "x").glob("*.npz")))
+    assert image.shape == (8, 8, 3) and maps["edges"].shape == (1, 8, 8)
