@@ -1,0 +1,9 @@
+"""Test-session settings: one torch thread (tiny models run fastest single-threaded, and a shared
+2-core CI machine turns OpenMP spin-waits into 10x slowdowns), and hub lookups fail fast."""
+
+import os
+
+import torch
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by subprocesses (torchrun, app, training)
+torch.set_num_threads(1)
