@@ -1,5 +1,5 @@
 """Test-session settings: one torch thread (tiny models run fastest single-threaded, and a shared
-2-core CI machine turns OpenMP spin-waits into 10x slowdowns), and hub lookups fail fast."""
+2-core CI machine turns OpenMP spin-waits into 10x slowdowns)."""
 
 import os
 
