@@ -35,10 +35,11 @@ def read_log(out):
 
 
 def test_tiny_model_overfits_real_photos(data, tmp_path):
-    train_main(run_args(data, tmp_path, 150, lambda_l1=10, lambda_vgg=1, lr_g=2e-3, lr_d=2e-4,
-                        modality_dropout=0, batch_size=4, log_every=10, ema_decay=0.9))  # fmt: skip
+    # Pixel L1 + feature matching + GAN only: the random-VGG perceptual term would triple the CPU time.
+    train_main(run_args(data, tmp_path, 120, lambda_l1=10, perceptual="none", lr_g=3e-3, lr_d=2e-4,
+                        modality_dropout=0, batch_size=4, ema_decay=0.9))  # fmt: skip
     log = read_log(tmp_path)
-    first, last = log[0]["rec_l1"], min(r["rec_l1"] for r in log[-3:])
+    first, last = log[0]["rec_l1"], min(r["rec_l1"] for r in log[-5:])
     assert last < 0.5 * first, (first, last)
     assert (tmp_path / "export" / "model.safetensors").is_file()
     assert list((tmp_path / "samples").glob("*.png"))
