@@ -8,8 +8,12 @@ with a tiny random model through the real pipeline and senses.
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +25,7 @@ from sensorium.senses import Extraction, image_hash
 
 from .inputs import (
     check_domain,
+    check_mix,
     check_modalities,
     check_resolution,
     check_strengths,
@@ -48,7 +53,41 @@ class Translation:
     modalities: tuple[str, ...]  # modalities that contributed a map
 
 
+# -- the time limit ------------------------------------------------------------------------------
+def time_limited(handler: Callable) -> Callable:
+    """Answer within `state.time_limit` seconds. The handler runs in a worker thread; an overrun
+    gets a clear error, which frees its queue slot so one slow request cannot hold up everyone.
+    Python cannot stop a thread, so the overrun finishes in the background (its result dropped);
+    `state.workers` bounds how many run at once, overruns included."""
+
+    @functools.wraps(handler)
+    def run(state: DemoState, *args, **kwargs):
+        limit = state.time_limit
+        if not limit:
+            return handler(state, *args, **kwargs)
+        if not state.workers.acquire(timeout=limit):
+            raise user_error("The server is still busy with earlier requests; please try again in a minute.")
+
+        def work():
+            try:
+                return handler(state, *args, **kwargs)
+            finally:
+                state.workers.release()
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="sensorium-request")
+        future = pool.submit(contextvars.copy_context().run, work)  # keeps gradio's request context
+        pool.shutdown(wait=False)
+        try:
+            return future.result(timeout=limit)
+        except FutureTimeout:
+            raise user_error(f"This request took longer than {limit:g} s and was stopped. Please try a smaller "
+                             "resolution, or try again (the first request also loads the senses).") from None  # fmt: skip
+
+    return run
+
+
 # -- the handlers --------------------------------------------------------------------------------
+@time_limited
 def translate(state: DemoState, content, style, modalities: Sequence[str] | None = None,
               strengths: Mapping[str, float] | None = None, resolution: int | None = None,
               style_b=None, mix: float = 0.0, domain: int = 0) -> Translation:  # fmt: skip
@@ -64,7 +103,7 @@ def translate(state: DemoState, content, style, modalities: Sequence[str] | None
     strengths = check_strengths(state, strengths)
     res, res_notes = check_resolution(state, resolution)
     domain = check_domain(state, domain)
-    mix = min(max(float(mix or 0.0), 0.0), 1.0)
+    mix = check_mix(mix)
     notes = [f"Content image: {n}" for n in c.notes] + [f"Style image: {n}" for n in s.notes] + res_notes + notes
 
     t0 = time.perf_counter()
@@ -89,6 +128,7 @@ def translate(state: DemoState, content, style, modalities: Sequence[str] | None
     return Translation(image, prepared, gallery, status, notes, warnings, timings, used)
 
 
+@time_limited
 def extract_maps(state: DemoState, content, resolution: int | None = None) -> tuple[Gallery, str]:
     """Every available map of the content image, as (preview, caption), and a status line."""
     c = load_upload(state, content, "content")
@@ -102,6 +142,7 @@ def extract_maps(state: DemoState, content, resolution: int | None = None) -> tu
     return map_gallery(state, maps, state.available, {}), status
 
 
+@time_limited
 def random_styles(state: DemoState, content, modalities: Sequence[str] | None = None,
                   strengths: Mapping[str, float] | None = None, resolution: int | None = None,
                   seed: int = 0, n: int = 4, domain: int = 0) -> Gallery:  # fmt: skip
@@ -113,8 +154,10 @@ def random_styles(state: DemoState, content, modalities: Sequence[str] | None = 
     domain = check_domain(state, domain)
     try:
         seed, n = int(seed or 0), int(n or 4)
-    except (TypeError, ValueError):
-        raise user_error("Seed and number of samples must be whole numbers.") from None
+        if abs(seed) >= 2**63:  # torch seeds are 64-bit
+            raise ValueError(seed)
+    except (TypeError, ValueError, OverflowError):
+        raise user_error("Seed and number of samples must be whole numbers (seed below 2^63).") from None
     n = min(max(n, 1), MAX_SAMPLES)
     prepared, maps = extract(state, c.image, res)
     styles = state.pipe.sample_styles(n, seed=seed, domain=domain)

@@ -5,6 +5,7 @@ Each returns clean values or raises `gr.Error` with a sentence meant for the per
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -42,6 +43,8 @@ def check_modalities(state: DemoState, modalities: Sequence[str] | None) -> tupl
         return list(state.available), []
     if isinstance(modalities, str):
         modalities = [modalities]
+    if not isinstance(modalities, (list, tuple)):
+        raise user_error(f'Modalities must be a list of names like ["edges"], got {short(repr(modalities), 60)}.')
     unknown = [m for m in modalities if m not in state.modalities]
     if unknown:
         raise user_error(f"Unknown modality {', '.join(map(repr, unknown))}; this checkpoint uses: "
@@ -66,6 +69,8 @@ def check_strengths(state: DemoState, strengths: Mapping[str, float] | None) -> 
             )
         try:
             out[name] = min(max(float(value), 0.0), MAX_STRENGTH)
+            if math.isnan(out[name]):
+                raise ValueError("NaN")
         except (TypeError, ValueError):
             raise user_error(
                 f"The strength of {name} must be a number from 0 to {MAX_STRENGTH}, got {value!r}."
@@ -79,7 +84,7 @@ def check_resolution(state: DemoState, resolution) -> tuple[int, list[str]]:
         return state.default_resolution, []
     try:
         wanted = int(float(resolution))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise user_error(f"Resolution must be a number of pixels, got {resolution!r}.") from None
     stride = state.pipe.config.stride
     low = max(stride, 64 // stride * stride)
@@ -96,11 +101,22 @@ def check_domain(state: DemoState, domain) -> int:
     n = state.pipe.config.num_domains
     try:
         d = int(domain or 0)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise user_error(f"Domain must be a whole number from 0 to {n - 1}.") from None
     if not 0 <= d < n:
         raise user_error(f"Domain must be from 0 to {n - 1} for this checkpoint, got {d}.")
     return d
+
+
+def check_mix(mix) -> float:
+    """The style mix in [0, 1] (values outside are clipped); non-numbers raise gr.Error."""
+    try:
+        value = float(mix or 0.0)
+    except (TypeError, ValueError):
+        value = math.nan
+    if math.isnan(value):
+        raise user_error(f"Mix must be a number from 0 to 1, got {short(repr(mix), 60)}.")
+    return min(max(value, 0.0), 1.0)
 
 
 def pretty(modality: str) -> str:

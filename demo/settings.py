@@ -7,6 +7,7 @@ SENSORIUM_DEVICE           auto (default), cpu, cuda, cuda:1 …
 SENSORIUM_MAX_RESOLUTION   largest output side offered (default 512 on a GPU, 256 on CPU)
 SENSORIUM_CONCURRENCY      requests run at once (default 1: one model, one device)
 SENSORIUM_MAX_FILE_SIZE    upload limit (default 20mb)
+SENSORIUM_TIME_LIMIT       seconds a request may run before it is answered with an error (default 120; 0 = none)
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Settings:
     max_queue: int = 32  # waiting requests before new ones are refused
     max_file_size: str = "20mb"  # per upload
     threads: int | None = None  # torch intra-op CPU threads; None: torch's default
+    time_limit: float = 120.0  # seconds per request, then an error frees its queue slot; 0 = no limit
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -46,6 +48,8 @@ class Settings:
             raise ValueError(f"threads must be at least 1, got {self.threads}")
         if self.concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
+        if not 0 <= self.time_limit < float("inf"):
+            raise ValueError(f"time_limit must be a number of seconds >= 0, got {self.time_limit}")
 
 
 def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -94,11 +98,13 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
                    help="torch CPU threads (env SENSORIUM_THREADS)")  # fmt: skip
     p.add_argument("--max-file-size", default=env.get("SENSORIUM_MAX_FILE_SIZE") or Settings.max_file_size,
                    help="upload size limit, e.g. 20mb (env SENSORIUM_MAX_FILE_SIZE)")  # fmt: skip
+    p.add_argument("--time-limit", type=float, default=env.get("SENSORIUM_TIME_LIMIT") or str(Settings.time_limit),
+                   help="seconds a request may run, 0 = no limit (env SENSORIUM_TIME_LIMIT)")  # fmt: skip
     args = p.parse_args(argv)  # string defaults (from env) go through `type` too: bad values exit cleanly
     try:
         return Settings(checkpoint=args.checkpoint, host=args.host, port=args.port, share=args.share,
                         device=args.device, max_resolution=args.max_resolution, concurrency=args.concurrency,
-                        max_file_size=args.max_file_size, threads=args.threads)  # fmt: skip
+                        max_file_size=args.max_file_size, threads=args.threads, time_limit=args.time_limit)  # fmt: skip
     except ValueError as err:
         p.error(str(err))  # exits with the usage line, no traceback
         raise  # unreachable; for type checkers

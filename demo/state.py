@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,10 +25,13 @@ class DemoState:
     availability: dict[str, Availability]  # modality -> can its sense run here (and why not)
     out_dir: Path  # PNG downloads are written here
     images: LRU[LoadedImage] = field(default_factory=lambda: LRU(16))  # decoded uploads by path
+    time_limit: float = 0.0  # seconds a handler may run before the request gets an error; 0 = none
+    # Model calls in flight, overrun ones included (a thread cannot be stopped): bounds the pile-up.
+    workers: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(3))
 
     @classmethod
-    def create(cls, pipe: TranslationPipeline, max_resolution: int | None = None,
-               checkpoint: str | None = None) -> DemoState:  # fmt: skip
+    def create(cls, pipe: TranslationPipeline, max_resolution: int | None = None, checkpoint: str | None = None,
+               time_limit: float = 0.0, concurrency: int = 1) -> DemoState:  # fmt: skip
         """Check the senses once (may take seconds: it imports their libraries) and pick limits."""
         if max_resolution is None:
             max_resolution = 512 if pipe.device.type == "cuda" else 256
@@ -37,7 +41,8 @@ class DemoState:
         for m in pipe.config.modalities:
             if m not in pipe.trained_modalities:  # an input the model never saw would only add noise
                 availability[m] = Availability(False, f"this checkpoint was not trained with {m} maps")
-        return cls(pipe, int(max_resolution), str(name), availability, out_dir)
+        return cls(pipe, int(max_resolution), str(name), availability, out_dir, time_limit=time_limit,
+                   workers=threading.BoundedSemaphore(concurrency + 2))  # fmt: skip
 
     @property
     def modalities(self) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ import gradio as gr
 from sensorium.images import ImageError, load_image
 from sensorium.pipeline import TranslationPipeline
 
+from . import atomic_cache
 from . import handlers as h
 from .inputs import MAX_STRENGTH, pretty, short, user_error
 from .settings import EXAMPLES_DIR, Settings, load_pipeline, max_resolution_for
@@ -68,9 +69,11 @@ def examples(prefixes: Sequence[str]) -> list[str]:
 def build_demo(pipeline: TranslationPipeline | None = None, settings: Settings | None = None) -> gr.Blocks:
     """The whole app around `pipeline` (default: load `settings.checkpoint` once per process)."""
     settings = settings or Settings()
+    atomic_cache.install()  # gradio rewrites shared result files in place; see demo/atomic_cache.py
     pipe = pipeline if pipeline is not None else load_pipeline(settings.checkpoint, settings.device)
     state = DemoState.create(pipe, max_resolution_for(pipe.device.type, settings.max_resolution),
-                               checkpoint=getattr(pipe, "name", None) or settings.checkpoint)  # fmt: skip
+                               checkpoint=getattr(pipe, "name", None) or settings.checkpoint,
+                               time_limit=settings.time_limit, concurrency=settings.concurrency)  # fmt: skip
     with gr.Blocks(title=TITLE) as demo:
         gr.HTML(HEADER)
         with gr.Row(equal_height=False):

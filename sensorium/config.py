@@ -44,6 +44,9 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if isinstance(self.modalities, list):  # from JSON
             object.__setattr__(self, "modalities", tuple(self.modalities))
+        # A bare string would be split into letters; a number or nested list would crash below.
+        if not isinstance(self.modalities, tuple) or not all(isinstance(m, str) for m in self.modalities):
+            raise ConfigError(f"modalities must be a list of modality names, got {self.modalities!r}")
         unknown = [m for m in self.modalities if m not in MODALITIES]
         if unknown:
             raise ConfigError(f"unknown modalities {unknown}; choose from {sorted(MODALITIES)}")
@@ -81,8 +84,12 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        if not isinstance(d, dict):
+            raise ConfigError(f"a model config must be a JSON object of fields, got {type(d).__name__}")
         d = dict(d)
         version = d.pop("config_version", CONFIG_VERSION)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ConfigError(f"config_version must be an integer, got {version!r}")
         if version > CONFIG_VERSION:
             raise ConfigError(
                 f"this checkpoint needs config version {version}; this sensorium reads up to "

@@ -114,21 +114,17 @@ class Sensorium(nn.Module):
         """Load from a local folder or a Hub repo id; strict: every key must match."""
         config_file, weights_file = _resolve_files(str(name_or_path), revision, local_files_only)
         config, metadata = read_config(config_file)
+        with torch.device("meta"):  # shapes only: a hostile config.json cannot make us allocate
+            expected = cls(config).state_dict()
+        _check_header(weights_file, expected)  # keys, shapes and dtypes, before any weight is read
         model = cls(config)
         try:
             from safetensors.torch import load_file
 
             state = load_file(str(weights_file))
         except Exception as exc:
-            raise CheckpointError(f"{weights_file} is not a readable safetensors file ({exc}); "
-                                  "it may be truncated or corrupt: download or export it again") from exc  # fmt: skip
+            raise _unreadable(weights_file, exc) from exc
         state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-        missing, unexpected = set(model.state_dict()) - set(state), set(state) - set(model.state_dict())
-        if missing or unexpected:
-            raise CheckpointError(
-                f"{weights_file} does not match its config: missing keys {sorted(missing)[:5]}"
-                f"{'…' if len(missing) > 5 else ''}, unexpected keys {sorted(unexpected)[:5]}"
-            )
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as exc:
@@ -137,11 +133,54 @@ class Sensorium(nn.Module):
         return model.to(device).eval()
 
 
-def read_config(path: Path) -> tuple[ModelConfig, dict[str, Any]]:
+def _unreadable(weights_file: Path, exc: Exception) -> CheckpointError:
+    return CheckpointError(f"{weights_file} is not a readable safetensors file ({exc}); "
+                           "it may be truncated or corrupt: download or export it again")  # fmt: skip
+
+
+def _check_header(weights_file: Path, expected: dict[str, torch.Tensor]) -> None:
+    """Compare the safetensors header (names, dtypes, shapes) with the model the config describes.
+
+    Only the header is read, so a file that declares absurd sizes, or a config that asks for a
+    huge network, fails here without allocating anything. int/bool tensors are refused where the
+    model has float weights (load_state_dict would silently cast them).
+    """
+    from safetensors import safe_open
+
     try:
-        payload = json.loads(Path(path).read_text())
+        with safe_open(str(weights_file), framework="pt") as f:
+            slices = {k: f.get_slice(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
+            header = {k: (s.get_dtype(), tuple(s.get_shape())) for k, s in slices.items()}
+    except Exception as exc:
+        raise _unreadable(weights_file, exc) from exc
+    missing, unexpected = set(expected) - set(header), set(header) - set(expected)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{weights_file} does not match its config: missing keys {sorted(missing)[:5]}"
+            f"{'…' if len(missing) > 5 else ''}, unexpected keys {sorted(unexpected)[:5]}"
+        )
+    for k, (dtype, shape) in sorted(header.items()):
+        if shape != tuple(expected[k].shape):
+            raise CheckpointError(f"{weights_file} has tensors of the wrong shape: {k} is {list(shape)}, "
+                                  f"the config needs {list(expected[k].shape)}")  # fmt: skip
+        if dtype.startswith(("F", "BF")) != expected[k].is_floating_point():
+            raise CheckpointError(f"{weights_file} stores {k} as {dtype}, expected {expected[k].dtype}")
+
+
+MAX_CONFIG_BYTES = 1 << 20  # a config.json is a few KB; refuse to parse anything huge
+
+
+def read_config(path: Path) -> tuple[ModelConfig, dict[str, Any]]:
+    size = Path(path).stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise CheckpointError(f"{path} is {size} bytes; a Sensorium config.json is a few KB")
+    try:
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(payload, dict) or "model" not in payload or not isinstance(payload.get("metadata", {}), dict):
+            raise ConfigError('expected a JSON object {"model": {...}, "metadata": {...}}')
         return ModelConfig.from_dict(payload["model"]), payload.get("metadata", {})
-    except (json.JSONDecodeError, KeyError, TypeError, ConfigError) as exc:
+    # ValueError covers JSONDecodeError, UnicodeDecodeError (a binary file) and ConfigError.
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise CheckpointError(f"{path} is not a valid Sensorium config: {exc}") from exc
 
 

@@ -9,6 +9,7 @@ import hashlib
 import logging
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +52,23 @@ def save_state(directory: Path, step: int, state: dict[str, Any], keep_last: int
         f.flush()
         os.fsync(f.fileno())
     digest = _sha256(tmp)
+    _fault_pause(step, "tmp")
     os.replace(tmp, path)  # a kill before this line leaves only a .tmp, never a half file
+    _fault_pause(step, "sidecar")
     _atomic_write_bytes(path.with_suffix(".pt.sha256"), digest.encode())
     for old in list_states(directory)[:-keep_last]:
         old.unlink(missing_ok=True)
         old.with_suffix(".pt.sha256").unlink(missing_ok=True)
     return path
+
+
+def _fault_pause(step: int, stage: str) -> None:
+    """Test hook (tests/test_reliability_training.py): with SENSORIUM_CKPT_PAUSE="STEP:STAGE" the
+    save of STEP announces itself and sleeps at STAGE ("tmp": temp file written, not yet renamed;
+    "sidecar": renamed, checksum not yet written) so a test can SIGKILL it exactly there."""
+    if os.environ.get("SENSORIUM_CKPT_PAUSE") == f"{step}:{stage}":
+        print(f"checkpoint {step}: paused at {stage}", flush=True)
+        time.sleep(600)
 
 
 def list_states(directory: Path) -> list[Path]:
