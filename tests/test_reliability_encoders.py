@@ -191,8 +191,8 @@ def test_polygon_masks_stay_in_unit_range(polygons, size):
         assert not mask.any()
 
 
-@pytest.mark.xfail(strict=True, reason="draw._fixed casts to int32: NaN, inf and |x| > ~1.3e8 px wrap around and "
-                   "draw on the wrong side; no shipped sense produces such keypoints (latent)")  # fmt: skip
+# Regression: draw._fixed cast to int32, so NaN, inf and |x| > ~1.3e8 px wrapped around and drew on
+# the wrong side; segments are now clipped to the canvas and non-finite points skipped.
 @pytest.mark.parametrize("x", [np.nan, np.inf, 1e9])
 def test_non_finite_or_far_right_keypoints_never_draw_left_of_the_body(x):
     people = np.zeros((1, 18, 3))

@@ -52,6 +52,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
             object.__setattr__(self, "model", ModelConfig.from_dict(self.model))
+        check_types(self)
         for name in ("steps", "batch_size", "log_every", "sample_every", "ckpt_every", "keep_last", "r1_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -79,6 +80,27 @@ class TrainConfig:
         if extra:
             raise ConfigError(f"unknown training config fields {extra}")
         return cls(**d)
+
+
+def check_types(cfg: TrainConfig) -> None:
+    """YAML gives strings as easily as numbers: say which field has the wrong type, clearly."""
+    hints = typing.get_type_hints(type(cfg))
+    for f in dataclasses.fields(cfg):
+        value, tp = getattr(cfg, f.name), hints[f.name]
+        if typing.get_origin(tp) is Literal:
+            ok = isinstance(value, str)  # the allowed values are checked, with the list, in __post_init__
+        elif tp is bool:
+            ok = isinstance(value, bool)
+        elif tp is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif tp is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif tp is str:
+            ok = isinstance(value, str)
+        else:
+            ok = isinstance(value, ModelConfig) if tp is ModelConfig else True
+        if not ok:
+            raise ConfigError(f"{f.name} must be of type {getattr(tp, '__name__', 'str')}, got {value!r}")
 
 
 def _arg_type(tp: Any) -> tuple[Any, dict[str, Any]]:

@@ -25,13 +25,38 @@ def _fixed(points: np.ndarray) -> np.ndarray:
     return np.round(np.asarray(points, dtype=np.float64) * _ONE).astype(np.int32)
 
 
+def clip_segment(p: Point, q: Point, size: tuple[int, int], margin: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The part of segment pq inside the canvas (grown by `margin` px), or None: keeps far-away or
+    non-finite keypoints from overflowing the fixed-point coordinates OpenCV draws with."""
+    p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
+    if not (np.isfinite(p).all() and np.isfinite(q).all()):
+        return None
+    lo = np.array([-margin, -margin])
+    hi = np.array([size[1] + margin, size[0] + margin])
+    d = q - p
+    t0, t1 = 0.0, 1.0
+    for axis in range(2):  # Liang-Barsky: intersect the parameter range with each slab
+        if d[axis] == 0:
+            if not lo[axis] <= p[axis] <= hi[axis]:
+                return None
+            continue
+        ta, tb = sorted(((lo[axis] - p[axis]) / d[axis], (hi[axis] - p[axis]) / d[axis]))
+        t0, t1 = max(t0, ta), min(t1, tb)
+        if t0 > t1:
+            return None
+    return p + t0 * d, p + t1 * d
+
+
 def draw_segments(size: tuple[int, int], segments: Iterable[tuple[Point, Point]], width: int) -> np.ndarray:
     """(H, W) float32 in [0, 1] with each segment drawn as an antialiased line of `width` px."""
     import cv2
 
     canvas = np.zeros(size, dtype=np.uint8)
     for p, q in segments:
-        a, b = _fixed(p), _fixed(q)
+        clipped = clip_segment(p, q, size, margin=width + 2)
+        if clipped is None:
+            continue
+        a, b = _fixed(clipped[0]), _fixed(clipped[1])
         cv2.line(canvas, tuple(int(v) for v in a), tuple(int(v) for v in b), 255, width,
                  cv2.LINE_AA, _SHIFT)  # fmt: skip
     return canvas.astype(np.float32) / 255.0
@@ -42,7 +67,9 @@ def fill_polygons(size: tuple[int, int], polygons: Sequence[np.ndarray]) -> np.n
     import cv2
 
     canvas = np.zeros(size, dtype=np.uint8)
-    polys = [_fixed(p).reshape(-1, 1, 2) for p in polygons if len(p) >= 3]
+    bound = 4.0 * max(size)  # far-out vertices are clamped: only the on-canvas part matters
+    polys = [_fixed(np.clip(p, -bound, bound)).reshape(-1, 1, 2) for p in polygons
+             if len(p) >= 3 and np.isfinite(np.asarray(p, dtype=np.float64)).all()]  # fmt: skip
     if polys:
         cv2.fillPoly(canvas, polys, 255, cv2.LINE_AA, _SHIFT)
     return canvas.astype(np.float32) / 255.0
@@ -52,6 +79,10 @@ def fill_circle(size: tuple[int, int], center: Point, radius: float) -> np.ndarr
     import cv2
 
     canvas = np.zeros(size, dtype=np.uint8)
+    center = np.asarray(center, dtype=np.float64)
+    reach = radius + 2
+    if not (np.isfinite(center).all() and -reach <= center[0] <= size[1] + reach and -reach <= center[1] <= size[0] + reach):
+        return canvas.astype(np.float32)  # nothing of the circle would land on the canvas
     c = tuple(int(v) for v in _fixed(center))
     cv2.circle(canvas, c, max(1, int(round(radius * _ONE))), 255, -1, cv2.LINE_AA, _SHIFT)
     return canvas.astype(np.float32) / 255.0
