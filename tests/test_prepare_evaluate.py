@@ -30,8 +30,10 @@ def test_prepare_reports_corrupt_and_tiny_files_and_carries_on(tmp_path):
     assert {d for _, d in list_samples(out)} == {"default", "portraits"}  # sub-folders become domains
     with np.load(out / "portraits" / "astronaut.npz") as f:
         assert f["image"].shape == (64, 64, 3) and f["map_edges"].shape == (1, 64, 64)
-    again = prepare_main([str(src), "--out", str(out), "--resolution", "64", "--senses", "edges,person", "--workers", "1"])
-    assert again["already_done"] == 2 and not again["done"]  # resumable: nothing redone
+    Image.fromarray(data.chelsea()).save(src / "chelsea.jpg")
+    # Two spawned workers: pins the hang of forked workers inside a threaded process (pytest, the app).
+    again = prepare_main([str(src), "--out", str(out), "--resolution", "64", "--senses", "edges,person", "--workers", "2"])
+    assert again["already_done"] == 2 and len(again["done"]) == 1  # resumable: only the new image
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -92,8 +93,17 @@ def main(argv: list[str] | None = None) -> dict:
     from tqdm import tqdm
 
     report = {"done": [], "skipped": [], "already_done": already}
-    if jobs:
-        with ProcessPoolExecutor(args.workers, initializer=_init_worker, initargs=(senses, args.device)) as pool:
+    if jobs and args.workers == 1:
+        _init_worker(senses, args.device)
+        for job in tqdm(jobs, desc="prepare"):
+            status, message = prepare_one(job)
+            report[status].append(message)
+    elif jobs:
+        # "spawn", not fork: forking a process that already runs threads (torch, hub telemetry,
+        # a test runner) can copy a held lock into the child and hang it forever.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(senses, args.device)) as pool:  # fmt: skip
             for status, message in tqdm(pool.map(prepare_one, jobs), total=len(jobs), desc="prepare"):
                 report[status].append(message)
     args.out.mkdir(parents=True, exist_ok=True)
