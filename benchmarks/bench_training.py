@@ -25,6 +25,7 @@ DEMO_FLAGS = ["--model.channels", "16", "--model.max_channels", "128", "--model.
 
 def synthetic_set(root: Path, n: int, res: int) -> Path:
     rng = np.random.default_rng(0)
+    root.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         image = (rng.random((res, res, 3)) * 255).astype(np.uint8)
         maps = {m: torch.from_numpy(rng.random((c.channels, res, res), dtype=np.float32)) for m, c in MODALITIES.items()}
