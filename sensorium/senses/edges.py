@@ -13,11 +13,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .base import Availability, Sense, SenseMap, SenseUnavailable
-from .model_cache import shared
-from .sources import WeightSource, locate
+from .annotator import AnnotatorSense
+from .base import Availability, Sense, SenseMap
 
-DEFAULT_ANNOTATORS = "lllyasviel/Annotators"
 HED_WEIGHTS = "ControlNetHED.pth"
 
 
@@ -78,7 +76,7 @@ def _load_hed(path: str, device: torch.device):
     return HEDdetector.from_pretrained(os.path.dirname(path), filename=os.path.basename(path)).to(device)
 
 
-class HedEdges(Sense):
+class HedEdges(AnnotatorSense):
     """Soft edge map (1, H, W) in [0, 1] from HED (controlnet-aux's Apache-2.0 re-implementation)."""
 
     modality = "edges"
@@ -86,38 +84,15 @@ class HedEdges(Sense):
     label = "edges (HED)"
     channels = 1
     env_var = "SENSORIUM_EDGES_MODEL"
+    weights_file = HED_WEIGHTS
 
-    def __init__(self, model: str | None = None) -> None:
-        super().__init__()
-        self.model = model or os.environ.get(self.env_var) or DEFAULT_ANNOTATORS
-        self._detector = None
-
-    def _source(self) -> WeightSource:
-        return locate(self.model, label=self.label, env_var=self.env_var, files=(HED_WEIGHTS,))
-
-    def _check_available(self) -> Availability:
-        src = self._source()
-        return Availability(src.ok, src.reason)
-
-    def _load(self, device: torch.device) -> None:
-        src = self._source()
-        if not src.ok:
-            raise SenseUnavailable(src.reason)
-        try:
-            if src.local_only:
-                path = os.path.join(src.location, HED_WEIGHTS)
-            else:
-                from huggingface_hub import hf_hub_download
-
-                path = hf_hub_download(src.location, HED_WEIGHTS)
-            self._detector = shared((self.name, path, str(device)), lambda: _load_hed(path, device))
-        except Exception as exc:
-            raise SenseUnavailable(f"{self.label}: could not load {self.model!r}: {exc}") from exc
+    def _build(self, path: str, device: torch.device):
+        return _load_hed(path, device)
 
     def _extract(self, image: Image.Image, size: tuple[int, int]) -> SenseMap:
         res = max(64, int(round(min(size) / 64)) * 64)
         rgb = resize_rgb(image, size)
-        edge = self._detector(rgb, detect_resolution=res, image_resolution=res, output_type="np")  # type: ignore[misc]
+        edge = self._net(rgb, detect_resolution=res, image_resolution=res, output_type="np")  # type: ignore[misc]
         edge_img = Image.fromarray(np.asarray(edge)[..., 0]).resize(size[::-1], Image.Resampling.BILINEAR)
         t = torch.from_numpy(np.asarray(edge_img, dtype=np.float32) / 255.0)[None].contiguous()
         found = bool(t.max() > 0.5)

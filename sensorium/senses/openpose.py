@@ -5,19 +5,15 @@ encoding (skeleton.py) so it is interchangeable with the mediapipe fallback.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 from PIL import Image
 
 from ..modalities import POSE_PARTS
-from .base import Availability, Sense, SenseMap, SenseUnavailable
-from .model_cache import shared
+from .annotator import AnnotatorSense
+from .base import SenseMap
 from .skeleton import pose_map, skeleton_preview
-from .sources import WeightSource, locate
 
-DEFAULT_ANNOTATORS = "lllyasviel/Annotators"
 BODY_WEIGHTS = "body_pose_model.pth"
 
 
@@ -38,7 +34,7 @@ def _load_body(path: str, device: torch.device):
     return Body(path).to(device)
 
 
-class OpenPose(Sense):
+class OpenPose(AnnotatorSense):
     """Pose map (len(POSE_PARTS), H, W) from OpenPose body keypoints (all people in the image)."""
 
     modality = "pose"
@@ -46,38 +42,15 @@ class OpenPose(Sense):
     label = "pose (OpenPose)"
     channels = len(POSE_PARTS)
     env_var = "SENSORIUM_POSE_MODEL"
+    weights_file = BODY_WEIGHTS
 
-    def __init__(self, model: str | None = None) -> None:
-        super().__init__()
-        self.model = model or os.environ.get(self.env_var) or DEFAULT_ANNOTATORS
-        self._body = None
-
-    def _source(self) -> WeightSource:
-        return locate(self.model, label=self.label, env_var=self.env_var, files=(BODY_WEIGHTS,))
-
-    def _check_available(self) -> Availability:
-        src = self._source()
-        return Availability(src.ok, src.reason)
-
-    def _load(self, device: torch.device) -> None:
-        src = self._source()
-        if not src.ok:
-            raise SenseUnavailable(src.reason)
-        try:
-            if src.local_only:
-                path = os.path.join(src.location, BODY_WEIGHTS)
-            else:
-                from huggingface_hub import hf_hub_download
-
-                path = hf_hub_download(src.location, BODY_WEIGHTS)
-            self._body = shared((self.name, path, str(device)), lambda: _load_body(path, device))
-        except Exception as exc:
-            raise SenseUnavailable(f"{self.label}: could not load {self.model!r}: {exc}") from exc
+    def _build(self, path: str, device: torch.device):
+        return _load_body(path, device)
 
     def _extract(self, image: Image.Image, size: tuple[int, int]) -> SenseMap:
         bgr = np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
         with torch.inference_mode():
-            candidate, subset = self._body(bgr)  # type: ignore[misc]
+            candidate, subset = self._net(bgr)  # type: ignore[misc]
         people = openpose_to_body18(np.asarray(candidate), np.asarray(subset), *image.size)
         return pose_map(self.modality, people, size, self.label)
 

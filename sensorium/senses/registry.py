@@ -24,9 +24,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .annotator import DEFAULT_ANNOTATORS
 from .base import Sense, SenseUnavailable
 from .depth import DEFAULT_DEPTH_MODEL, TransformersDepth
-from .edges import DEFAULT_ANNOTATORS, CannyEdges, HedEdges
+from .edges import CannyEdges, HedEdges
 from .face_depth import MeshFaceDepth
 from .face_landmarks import MeshFaceLandmarks
 from .face_parsing import DEFAULT_FACE_PARSING_MODEL, TransformersFaceParsing
