@@ -22,23 +22,6 @@ from sensorium.contact_sheet import contact_sheet
 RES = "64"  # tiny model stride is 8; 64 keeps every test under a few seconds
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # The test machine's cores are shared: torch's default threads oversubscribe them (30× slower).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    from sensorium import Sensorium, tiny_config
-
-    torch.manual_seed(0)
-    return Sensorium(tiny_config()).save_pretrained(tmp_path_factory.mktemp("ckpt") / "tiny")
-
-
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory) -> Path:
     """contents/{astronaut.jpg, coffee.png}, styles/{cat.jpg, flipped.png}: real photos, small files."""

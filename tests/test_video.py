@@ -22,23 +22,6 @@ MODALITIES = ["pose", "face_landmarks", "face_depth", "edges"]  # all re-detecte
 FRAMES, FPS, SIDE = 8, 10, 128
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # The test machine's cores are shared: torch's default threads oversubscribe them (30× slower).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    from sensorium import Sensorium, tiny_config
-
-    torch.manual_seed(0)
-    return Sensorium(tiny_config()).save_pretrained(tmp_path_factory.mktemp("ckpt") / "tiny")
-
-
 @pytest.fixture(scope="module")
 def pipe(checkpoint):
     from sensorium.pipeline import TranslationPipeline
