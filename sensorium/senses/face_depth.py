@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .base import Availability, Sense, SenseMap
+from .base import SenseMap
 from .face_mesh_geometry import mesh_triangles, to_pixels
-from .mediapipe_runtime import face_mesh, mediapipe_availability
+from .mediapipe_runtime import FaceMeshSense, face_mesh
 from .palette import scalar_preview
 
 FAR_VALUE = 0.1  # value of the farthest face point; outside the face is 0
@@ -61,7 +61,7 @@ def normalize_face(zmap: np.ndarray) -> np.ndarray:
     return out
 
 
-class MeshFaceDepth(Sense):
+class MeshFaceDepth(FaceMeshSense):
     """Face depth map (1, H, W): 1 at the nearest face point, >= 0.1 on faces, 0 elsewhere."""
 
     modality = "face_depth"
@@ -69,15 +69,6 @@ class MeshFaceDepth(Sense):
     label = "depth (face mesh)"
     channels = 1
 
-    def __init__(self, max_faces: int = 4) -> None:
-        super().__init__()
-        self.max_faces = max_faces
-
-    def _check_available(self) -> Availability:
-        return mediapipe_availability(self.label, "face_mesh")
-
-    def _load(self, device: torch.device) -> None:
-        pass  # mediapipe graphs are created lazily and shared (mediapipe_runtime)
 
     def _extract(self, image: Image.Image, size: tuple[int, int]) -> SenseMap:
         faces = face_mesh(image, self.max_faces)

@@ -9,10 +9,10 @@ import torch
 from PIL import Image
 
 from ..modalities import FACE_PARTS
-from .base import Availability, Sense, SenseMap
+from .base import SenseMap
 from .draw import draw_segments, stroke_width
 from .face_mesh_geometry import connections, to_pixels
-from .mediapipe_runtime import face_mesh, mediapipe_availability
+from .mediapipe_runtime import FaceMeshSense, face_mesh
 from .palette import channels_preview
 
 PART_CONNECTIONS: dict[str, tuple[str, ...]] = {
@@ -48,7 +48,7 @@ def render_contours(faces: list[np.ndarray], size: tuple[int, int]) -> np.ndarra
     return out
 
 
-class MeshFaceLandmarks(Sense):
+class MeshFaceLandmarks(FaceMeshSense):
     """Face landmark map (len(FACE_PARTS), H, W); zeros with found=False when no face is seen."""
 
     modality = "face_landmarks"
@@ -56,15 +56,6 @@ class MeshFaceLandmarks(Sense):
     label = "face landmarks (face mesh)"
     channels = len(FACE_PARTS)
 
-    def __init__(self, max_faces: int = 4) -> None:
-        super().__init__()
-        self.max_faces = max_faces
-
-    def _check_available(self) -> Availability:
-        return mediapipe_availability(self.label, "face_mesh")
-
-    def _load(self, device: torch.device) -> None:
-        pass  # mediapipe graphs are created lazily and shared (mediapipe_runtime)
 
     def _extract(self, image: Image.Image, size: tuple[int, int]) -> SenseMap:
         faces = face_mesh(image, self.max_faces)

@@ -13,11 +13,11 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..modalities import FACE_PARSING_CLASSES
-from .base import Availability, Sense, SenseMap
+from .base import SenseMap
 from .draw import fill_circle, fill_polygons
 from .face_mesh_geometry import iris_circle, lip_polygons, region_polygon, to_pixels
 from .face_parsing import face_parsing_preview, one_hot
-from .mediapipe_runtime import face_mesh, mediapipe_availability, person_probability
+from .mediapipe_runtime import FaceMeshSense, face_mesh, person_probability
 
 _C = {name: i for i, name in enumerate(FACE_PARSING_CLASSES)}
 
@@ -45,24 +45,14 @@ def paint_face(classes: np.ndarray, landmarks: np.ndarray) -> None:
         classes[mask >= 0.5] = _C[name]
 
 
-class MeshFaceParsing(Sense):
+class MeshFaceParsing(FaceMeshSense):
     """Face parsing map (len(FACE_PARSING_CLASSES), H, W), one-hot, from mediapipe (bundled)."""
 
     modality = "face_parsing"
     name = "face-parsing-mesh"
     label = "face parsing (face mesh)"
     channels = len(FACE_PARSING_CLASSES)
-
-    def __init__(self, max_faces: int = 4) -> None:
-        super().__init__()
-        self.max_faces = max_faces
-
-    def _check_available(self) -> Availability:
-        ok = mediapipe_availability(self.label, "face_mesh")
-        return ok if not ok else mediapipe_availability(self.label, "selfie_segmentation")
-
-    def _load(self, device: torch.device) -> None:
-        pass  # mediapipe graphs are created lazily and shared (mediapipe_runtime)
+    solutions = ("face_mesh", "selfie_segmentation")
 
     def _extract(self, image: Image.Image, size: tuple[int, int]) -> SenseMap:
         person = resize_probability(person_probability(image), size) >= 0.5

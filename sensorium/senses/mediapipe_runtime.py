@@ -12,9 +12,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
+import torch
 from PIL import Image
 
-from .base import Availability
+from .base import Availability, Sense
 from .map_cache import image_hash
 from .model_cache import shared
 
@@ -32,6 +33,33 @@ def mediapipe_availability(label: str, solution: str) -> Availability:
     except Exception as exc:
         return Availability(False, f"{label}: {MEDIAPIPE_HINT} ({type(exc).__name__}: {exc})")
     return Availability(True)
+
+
+class MediapipeSense(Sense):
+    """A sense backed by mediapipe's bundled graphs, which are created lazily and shared (below):
+    nothing to load up front, and available iff every solution it uses imports."""
+
+    solutions: tuple[str, ...] = ()  # mediapipe.solutions modules this sense runs
+
+    def _check_available(self) -> Availability:
+        for solution in self.solutions:
+            status = mediapipe_availability(self.label, solution)
+            if not status:
+                return status
+        return Availability(True)
+
+    def _load(self, device: torch.device) -> None:
+        pass
+
+
+class FaceMeshSense(MediapipeSense):
+    """A sense reading mediapipe's 478-point face mesh of up to `max_faces` faces."""
+
+    solutions = ("face_mesh",)
+
+    def __init__(self, max_faces: int = 4) -> None:
+        super().__init__()
+        self.max_faces = max_faces
 
 
 class _Runner:

@@ -6,26 +6,21 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .base import Availability, Sense, SenseMap
+from .base import SenseMap
 from .face_parsing_mesh import resize_probability
-from .mediapipe_runtime import mediapipe_availability, person_probability
+from .mediapipe_runtime import MediapipeSense, person_probability
 
 PERSON_COLOR = np.array([255, 170, 60], dtype=np.float32)
 
 
-class SelfiePerson(Sense):
+class SelfiePerson(MediapipeSense):
     """Person map (1, H, W): probability of "person" in [0, 1] (soft edges kept)."""
 
     modality = "person"
     name = "person-selfie"
     label = "person (mediapipe selfie segmentation)"
     channels = 1
-
-    def _check_available(self) -> Availability:
-        return mediapipe_availability(self.label, "selfie_segmentation")
-
-    def _load(self, device: torch.device) -> None:
-        pass  # mediapipe graphs are created lazily and shared (mediapipe_runtime)
+    solutions = ("selfie_segmentation",)
 
     def _extract(self, image: Image.Image, size: tuple[int, int]) -> SenseMap:
         prob = np.clip(resize_probability(person_probability(image), size), 0.0, 1.0)

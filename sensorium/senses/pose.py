@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 
 from ..modalities import POSE_PARTS
-from .base import Availability, Sense, SenseMap
-from .mediapipe_runtime import body_pose, mediapipe_availability
+from .base import SenseMap
+from .mediapipe_runtime import MediapipeSense, body_pose
 from .skeleton import pose_map, skeleton_preview
 
 # BODY18 index -> mediapipe pose landmark index (neck, index 1, is the shoulders' midpoint).
@@ -28,19 +28,14 @@ def mediapipe_to_body18(landmarks: np.ndarray) -> np.ndarray:
     return out
 
 
-class MediapipePose(Sense):
+class MediapipePose(MediapipeSense):
     """Pose map (len(POSE_PARTS), H, W): limb groups as lines; zeros with found=False if no one."""
 
     modality = "pose"
     name = "pose-mediapipe"
     label = "pose (mediapipe)"
     channels = len(POSE_PARTS)
-
-    def _check_available(self) -> Availability:
-        return mediapipe_availability(self.label, "pose")
-
-    def _load(self, device: torch.device) -> None:
-        pass  # mediapipe graphs are created lazily and shared (mediapipe_runtime)
+    solutions = ("pose",)
 
     def _extract(self, image: Image.Image, size: tuple[int, int]) -> SenseMap:
         landmarks = body_pose(image)
