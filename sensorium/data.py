@@ -53,10 +53,13 @@ class SenseDataset(Dataset):
 
     Modalities missing from a file get zeros and presence 0, so a dataset prepared with fewer
     senses than the model has slots (e.g. no depth model offline) trains those slots as "absent".
-    Everything is decoded once into memory: the sets we train on here are small.
+    Small sets (up to `memory_budget` bytes decoded) are decoded once into one uint8 tensor per
+    field, which `to(device)` moves to the GPU: a batch is then one index op. Larger sets (CelebA-HQ,
+    FFHQ) stay on disk and each batch is decoded by a thread pool.
     """
 
-    def __init__(self, root: str | Path, modalities: Sequence[str], domains: Sequence[str] | None = None):
+    def __init__(self, root: str | Path, modalities: Sequence[str], domains: Sequence[str] | None = None,
+                 in_memory: bool | None = None, memory_budget: int = 4 << 30):  # fmt: skip
         samples = list_samples(root)
         if not samples:
             raise FileNotFoundError(f"no prepared samples (*.npz) under {root}; run training/prepare.py first")
@@ -64,13 +67,25 @@ class SenseDataset(Dataset):
         self.modalities = tuple(modalities)
         self.files = [f for f, d in samples if d in self.domains]
         self.domain_ids = [self.domains.index(d) for f, d in samples if d in self.domains]
-        decoded = [self._decode(f) for f in self.files]
-        # One uint8 tensor per field: 100s of images fit in (GPU) memory, and a batch is one
-        # index op on the device instead of per-item Python work on the CPU.
-        self.images = torch.stack([d[0] for d in decoded])  # (N, 3, H, W) uint8
-        self.maps = torch.stack([d[1] for d in decoded])  # (N, C, H, W) uint8
-        self.presence = torch.stack([d[2] for d in decoded])  # (N, M) float
         self.domain_tensor = torch.tensor(self.domain_ids)
+        self.device = torch.device("cpu")
+        first = self._decode(self.files[0])
+        if in_memory is None:
+            per_sample = first[0].numel() + first[1].numel()
+            in_memory = per_sample * len(self.files) <= memory_budget
+        self.in_memory = in_memory
+        if in_memory:
+            decoded = [first] + [self._decode(f) for f in self.files[1:]]
+            self.images = torch.stack([d[0] for d in decoded])  # (N, 3, H, W) uint8
+            self.maps = torch.stack([d[1] for d in decoded])  # (N, C, H, W) uint8
+            self.presence = torch.stack([d[2] for d in decoded])  # (N, M) float
+        else:  # presence from the archives' member lists only: no decompression
+            self.presence = torch.stack([self._presence(f) for f in self.files])
+
+    def _presence(self, path: Path) -> torch.Tensor:
+        with np.load(path) as data:
+            names = {k[4:] for k in data.files if k.startswith("map_")}
+        return torch.tensor([1.0 if m in names else 0.0 for m in self.modalities])
 
     def _decode(self, path: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         image, maps = load_sample(path)
@@ -88,18 +103,29 @@ class SenseDataset(Dataset):
         return torch.from_numpy(image).permute(2, 0, 1).contiguous(), torch.cat(parts), torch.tensor(presence)
 
     def to(self, device: torch.device | str) -> SenseDataset:
-        """Move the whole (small) dataset to `device` once."""
-        self.images, self.maps = self.images.to(device), self.maps.to(device)
+        """Batches come out on `device`; an in-memory set moves there once, whole."""
+        self.device = torch.device(device)
         self.presence, self.domain_tensor = self.presence.to(device), self.domain_tensor.to(device)
+        if self.in_memory:
+            self.images, self.maps = self.images.to(device), self.maps.to(device)
         return self
 
     def __len__(self) -> int:
-        return len(self.images)
+        return len(self.files)
 
     def batch(self, idx: Sequence[int] | torch.Tensor) -> dict[str, torch.Tensor]:
         """A batch as float tensors on the dataset's device: image in [-1, 1], maps in [0, 1]."""
-        idx = torch.as_tensor(idx, device=self.images.device)
-        return {"image": self.images[idx].float() / 127.5 - 1, "maps": self.maps[idx].float() / 255,
+        idx = torch.as_tensor(idx, device=self.device)
+        if self.in_memory:
+            images, maps = self.images[idx], self.maps[idx]
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(8) as pool:  # zlib inflation releases the GIL
+                decoded = list(pool.map(self._decode, [self.files[int(i)] for i in idx]))
+            images = torch.stack([d[0] for d in decoded]).to(self.device, non_blocking=True)
+            maps = torch.stack([d[1] for d in decoded]).to(self.device, non_blocking=True)
+        return {"image": images.float() / 127.5 - 1, "maps": maps.float() / 255,
                 "presence": self.presence[idx], "domain": self.domain_tensor[idx]}  # fmt: skip
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:

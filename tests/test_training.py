@@ -107,8 +107,22 @@ def test_debias_recovers_weights_from_an_ema_without_warmup():
     ema = Sensorium(tiny_config())
     d, steps = 0.99, 50
     with torch.no_grad():  # an EMA started at init, fed constant trained weights
-        for pe, pi, pt in zip(ema.parameters(), init.parameters(), trained.parameters()):
+        for pe, pi, pt in zip(ema.parameters(), init.parameters(), trained.parameters(), strict=True):
             pe.copy_(d**steps * pi + (1 - d**steps) * pt)
     recovered = debias(ema, steps, d, seed=3)
-    for pr, pt in zip(recovered.parameters(), trained.parameters()):
+    for pr, pt in zip(recovered.parameters(), trained.parameters(), strict=True):
         assert torch.allclose(pr, pt, atol=1e-5)
+
+
+def test_on_disk_dataset_gives_the_same_batches_as_in_memory(data):
+    # Large sets (CelebA-HQ: ~90 GB decoded) cannot be held in memory; both modes must agree.
+    from sensorium.data import SenseDataset
+
+    mods = ("edges", "pose")
+    mem, disk = SenseDataset(data, mods), SenseDataset(data, mods, in_memory=False)
+    assert mem.in_memory and not disk.in_memory and len(mem) == len(disk) == 4
+    a, b = mem.batch([3, 0, 2]), disk.batch([3, 0, 2])
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert torch.equal(disk.presence, torch.tensor([[1.0, 0.0]] * 4))
+    assert not SenseDataset(data, mods, memory_budget=1).in_memory  # auto: over budget stays on disk
