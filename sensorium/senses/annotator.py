@@ -8,35 +8,29 @@ from abc import abstractmethod
 
 import torch
 
-from .base import Availability, Sense, SenseUnavailable
+from .base import SenseUnavailable
+from .hub_sense import HubWeightsSense
 from .model_cache import shared
-from .sources import WeightSource, locate
 
 DEFAULT_ANNOTATORS = "lllyasviel/Annotators"
 
 
-class AnnotatorSense(Sense):
+class AnnotatorSense(HubWeightsSense):
     """Finds `weights_file` (local dir, HF cache or hub), builds the network once per process."""
 
-    env_var: str  # model override: hub id or local directory
+    default_model = DEFAULT_ANNOTATORS
     weights_file: str  # the one file this sense needs from the repo
 
     def __init__(self, model: str | None = None) -> None:
-        super().__init__()
-        self.model = model or os.environ.get(self.env_var) or DEFAULT_ANNOTATORS
+        super().__init__(model)
         self._net = None
 
-    def _source(self) -> WeightSource:
-        return locate(self.model, label=self.label, env_var=self.env_var, files=(self.weights_file,))
-
-    def _check_available(self) -> Availability:
-        src = self._source()
-        return Availability(src.ok, src.reason)
+    @property
+    def required_files(self) -> tuple[str, ...]:
+        return (self.weights_file,)
 
     def _load(self, device: torch.device) -> None:
-        src = self._source()
-        if not src.ok:
-            raise SenseUnavailable(src.reason)
+        src = self._located()
         try:
             if src.local_only:
                 path = os.path.join(src.location, self.weights_file)

@@ -5,16 +5,16 @@ batched forwards (fp16/bf16 on CUDA, fp32 on CPU).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from PIL import Image
 
-from .base import Availability, Sense, SenseMap, SenseUnavailable, as_rgb
+from .base import SenseMap, SenseUnavailable, as_rgb
+from .hub_sense import HubWeightsSense
 from .model_cache import shared
-from .sources import WeightSource, locate
+from .sources import WeightSource
 
 
 @dataclass
@@ -40,7 +40,7 @@ def _load_model(auto_class: str, source: WeightSource, device: torch.device, dty
     return LoadedModel(processor, model.to(device).eval(), dtype)
 
 
-class TransformersSense(Sense):
+class TransformersSense(HubWeightsSense):
     """A sense whose map comes from one `transformers` Auto* model plus its image processor.
 
     model: hub id or local directory; defaults to env var `env_var`, then `default_model`.
@@ -48,29 +48,15 @@ class TransformersSense(Sense):
     """
 
     auto_class: str
-    env_var: str
-    default_model: str
+    required_files = ("config.json", "preprocessor_config.json")
     half_safe: bool = True  # may run in bf16/fp16 on CUDA
 
     def __init__(self, model: str | None = None) -> None:
-        super().__init__()
-        self.model = model or os.environ.get(self.env_var) or self.default_model
+        super().__init__(model)
         self._bundle: LoadedModel | None = None
 
-    def _source(self) -> WeightSource:
-        return locate(
-            self.model, label=self.label, env_var=self.env_var,
-            files=("config.json", "preprocessor_config.json"),
-        )  # fmt: skip
-
-    def _check_available(self) -> Availability:
-        src = self._source()
-        return Availability(src.ok, src.reason)
-
     def _load(self, device: torch.device) -> None:
-        src = self._source()
-        if not src.ok:
-            raise SenseUnavailable(src.reason)
+        src = self._located()
         dtype = inference_dtype(device, self.half_safe)
         key = (self.name, src.location, str(device), str(dtype))
         try:
