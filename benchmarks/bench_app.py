@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from .common import append_results, header
+from .common import header, publish
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "assets" / "examples"
@@ -105,10 +105,7 @@ def run(quick: bool = True, requests: int = 20, checkpoint: str | None = None, w
     text += "| request | server median | server p95 | client median | client p95 |\n|---|---|---|---|---|\n"
     text += f"| toggle (cached maps + style) | {stats(toggles_server)} | {stats(toggles_client)} |\n"
     text += f"| new content image (senses run) | {stats(news_server)} | {stats(news_client)} |\n"
-    print(text)
-    if write:
-        append_results(text)
-    return text
+    return publish(text, write)
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from sensorium.config import ModelConfig
 from sensorium.model import Sensorium
 
-from .common import append_results, header, peak_tflops, time_call
+from .common import header, peak_tflops, publish, time_call
 
 DEMO_CONFIG = dict(channels=16, max_channels=128, fusion_hidden=16, style_channels=16, fusion_style_dim=16, style_dim=64)
 
@@ -131,10 +131,7 @@ def run(quick: bool = True, device: str | None = None, config: str = "demo", wri
     text = header(f"Generator ({config} config: {json.dumps(DEMO_CONFIG) if config == 'demo' else 'ModelConfig()'})", dev)
     text += "\n" + format_rows(rows, peak_tflops(dev)) + "\n\n"
     text += "\n".join(f"- {label}, 256², batch 1: {ms:.2f} ms" for label, ms in enc) + "\n"
-    print(text)
-    if write:
-        append_results(text)
-    return text
+    return publish(text, write)
 
 
 def main() -> None:

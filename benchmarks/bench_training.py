@@ -17,7 +17,7 @@ import torch
 from sensorium.data import save_sample
 from sensorium.modalities import MODALITIES
 
-from .common import append_results, header
+from .common import header, publish
 
 DEMO_FLAGS = ["--model.channels", "16", "--model.max_channels", "128", "--model.fusion_hidden", "16",
               "--model.style_channels", "16", "--model.fusion_style_dim", "16", "--model.style_dim", "64"]  # fmt: skip
@@ -54,10 +54,7 @@ def run(quick: bool = True, config: str = "demo", resolution: int | None = None,
     if "peak_mem_gb" in last:
         text += f", peak memory {last['peak_mem_gb']:.1f} GiB"
     text += "\n"
-    print(text)
-    if write:
-        append_results(text)
-    return text
+    return publish(text, write)
 
 
 def main() -> None:

@@ -58,6 +58,14 @@ def header(title: str, device: torch.device, extra: str = "") -> str:
     return f"### {title}\n\n{date} · {device_name(device)} · torch {torch.__version__}{' · ' + extra if extra else ''}\n"
 
 
+def publish(text: str, write: bool) -> str:
+    """Print a benchmark's table and, when `write`, append it to RESULTS.md."""
+    print(text)
+    if write:
+        append_results(text)
+    return text
+
+
 def append_results(text: str, path: Path = RESULTS) -> None:
     with open(path, "a") as f:
         f.write("\n" + text.rstrip() + "\n")

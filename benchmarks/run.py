@@ -10,7 +10,7 @@ import argparse
 import time
 
 from . import bench_app, bench_generator, bench_senses, bench_training
-from .common import append_results
+from .common import publish
 
 
 def main() -> None:
@@ -22,10 +22,7 @@ def main() -> None:
     write = not a.no_write
     t0 = time.perf_counter()
     bench_generator.run(a.quick, a.device, "demo", write)
-    senses = bench_senses.run(a.quick, a.device or "cpu")
-    print(senses)
-    if write:
-        append_results(senses)
+    publish(bench_senses.run(a.quick, a.device or "cpu"), write)
     bench_training.run(a.quick, "demo", write=write)
     bench_app.run(a.quick, 20, write=write)
     print(f"all benchmarks: {time.perf_counter() - t0:.0f} s")

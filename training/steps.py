@@ -119,6 +119,18 @@ def g_step(g: nn.Module, d_frozen: nn.Module, vgg: VGGPerceptualLoss | None, bat
     return loss, stats, rec.detach()
 
 
+def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, params, grad_clip: float, apply: bool) -> None:
+    """Backward and step, with optional grad-norm clipping; `apply=False` (a non-finite loss on
+    some rank) leaves the weights untouched, on every rank alike."""
+    opt.zero_grad(set_to_none=True)
+    if not apply:
+        return
+    loss.backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    opt.step()
+
+
 def ema_decay_at(step: int, decay: float, start: int = 0) -> float:
     """EMA decay with warm-up: (1 + t) / (10 + t) early on, so a short run's EMA is not mostly its
     random initialisation (0.999 ** 288 = 0.75 of it after 288 steps without warm-up)."""

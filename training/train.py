@@ -28,7 +28,7 @@ from . import checkpoint, distributed
 from .config import TrainConfig, config_from_args
 from .logger import RunLogger
 from .sampler import batch_indices, step_generator
-from .steps import Batch, d_step, drop_modalities, ema_decay_at, ema_update, g_step, random_pairing
+from .steps import Batch, d_step, drop_modalities, ema_decay_at, ema_update, g_step, optimizer_step, random_pairing
 
 log = logging.getLogger("sensorium.train")
 
@@ -124,23 +124,13 @@ def main(argv: list[str] | None = None) -> Path:
         disc.requires_grad_(True)
         d_loss, d_stats = d_step(g_fwd, d_train, batch, cond, cfg, step, autocast)
         ok = distributed.all_true(bool(torch.isfinite(d_loss)), info)
-        opt_d.zero_grad(set_to_none=True)
-        if ok:
-            d_loss.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(disc.parameters(), cfg.grad_clip)
-            opt_d.step()
+        optimizer_step(opt_d, d_loss, disc.parameters(), cfg.grad_clip, ok)
 
         # Generator + encoders, judged by the (frozen, un-wrapped) discriminator.
         disc.requires_grad_(False)
         g_loss, g_stats, _ = g_step(g_fwd, disc, vgg, batch, cond, cfg, autocast)
         ok_g = distributed.all_true(bool(torch.isfinite(g_loss)), info)
-        opt_g.zero_grad(set_to_none=True)
-        if ok_g:
-            g_loss.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt_g.step()
+        optimizer_step(opt_g, g_loss, model.parameters(), cfg.grad_clip, ok_g)
         if not (ok and ok_g):
             skipped += 1
             print(f"step {step}: non-finite loss (D {d_loss.item()}, G {g_loss.item()}); step skipped", flush=True)
@@ -176,7 +166,7 @@ def main(argv: list[str] | None = None) -> Path:
         meta = {"steps": final, "data": str(cfg.data), "resolution": int(dataset[0]["image"].shape[-1]),
                 "perceptual": vgg.mode if vgg is not None else "none", "device": describe_device(device),
                 "world_size": info.world_size, "domains": dataset.domains,
-                "trained_modalities": [m for m, seen in zip(cfg.model.modalities, dataset.presence.any(0)) if seen]}  # fmt: skip
+                "trained_modalities": [m for m, seen in zip(cfg.model.modalities, dataset.presence.any(0), strict=True) if seen]}  # fmt: skip
         dtype = torch.float16 if cfg.export_dtype == "float16" else None
         ema.cpu().save_pretrained(export, dtype=dtype, metadata=meta)
         print(f"exported {export}", flush=True)
