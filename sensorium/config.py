@@ -83,7 +83,7 @@ class ModelConfig:
         return {"config_version": CONFIG_VERSION, **d}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
         if not isinstance(d, dict):
             raise ConfigError(f"a model config must be a JSON object of fields, got {type(d).__name__}")
         d = dict(d)

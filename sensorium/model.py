@@ -110,7 +110,7 @@ class Sensorium(nn.Module):
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, device: str | torch.device = "cpu",
-                        revision: str | None = None, local_files_only: bool = False) -> "Sensorium":  # fmt: skip
+                        revision: str | None = None, local_files_only: bool = False) -> Sensorium:  # fmt: skip
         """Load from a local folder or a Hub repo id; strict: every key must match."""
         config_file, weights_file = _resolve_files(str(name_or_path), revision, local_files_only)
         config, metadata = read_config(config_file)
