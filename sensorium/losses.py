@@ -6,21 +6,17 @@ loss is a module because it holds weights.
 from __future__ import annotations
 
 import logging
-import os
-from pathlib import Path
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .backbones import VGG19
+
 log = logging.getLogger(__name__)
 
 Stats = dict[str, float]
-
-VGG19_FILE = "vgg19-dcbb9e9d.pth"  # torchvision's IMAGENET1K_V1 weights
-VGG19_URL = f"https://download.pytorch.org/models/{VGG19_FILE}"
-VGG_ENV = "SENSORIUM_VGG19_WEIGHTS"
 
 
 def d_hinge(real_logits: list[torch.Tensor], fake_logits: list[torch.Tensor]) -> tuple[torch.Tensor, Stats]:
@@ -36,7 +32,9 @@ def g_hinge(fake_logits: list[torch.Tensor]) -> tuple[torch.Tensor, Stats]:
     return loss, {"g_gan": loss.item()}
 
 
-def feature_matching(real_feats: list[list[torch.Tensor]], fake_feats: list[list[torch.Tensor]]) -> tuple[torch.Tensor, Stats]:
+def feature_matching(
+    real_feats: list[list[torch.Tensor]], fake_feats: list[list[torch.Tensor]]
+) -> tuple[torch.Tensor, Stats]:
     """L1 between discriminator features of real and fake (logits excluded), averaged over scales.
 
     Real features are detached: this loss trains the generator only.
@@ -50,16 +48,6 @@ def feature_matching(real_feats: list[list[torch.Tensor]], fake_feats: list[list
 
 
 PerceptualMode = Literal["imagenet", "random"]
-
-
-def find_vgg19_weights(path: str | os.PathLike | None = None) -> Path | None:
-    """The VGG19 ImageNet state dict: an explicit path, $SENSORIUM_VGG19_WEIGHTS, or torch's hub cache."""
-    candidates = [path, os.environ.get(VGG_ENV)]
-    candidates.append(Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE)
-    for c in candidates:
-        if c and Path(c).is_file():
-            return Path(c)
-    return None
 
 
 class VGGPerceptualLoss(nn.Module):
@@ -81,16 +69,10 @@ class VGGPerceptualLoss(nn.Module):
         # Only the conv trunk up to relu5_1: the 120 M classifier parameters are never needed.
         if mode == "imagenet":
             features = make_layers(cfgs["E"])
-            local = find_vgg19_weights(weights_path)
-            if local is not None:
-                state = torch.load(local, map_location="cpu", weights_only=True)
-            elif allow_download:
-                try:
-                    state = torch.hub.load_state_dict_from_url(VGG19_URL, progress=False, weights_only=True)
-                except Exception as exc:
-                    raise FileNotFoundError(self._missing_message()) from exc
-            else:
-                raise FileNotFoundError(self._missing_message())
+            try:
+                state = VGG19.load_state_dict("The VGG perceptual loss", weights_path, allow_download)
+            except FileNotFoundError as exc:
+                raise FileNotFoundError(f"{exc} Or train with --perceptual random, an explicit fallback.") from exc
             features.load_state_dict({k[9:]: v for k, v in state.items() if k.startswith("features.")}, strict=True)
         elif mode == "random":
             with torch.random.fork_rng(devices=[]):  # leave the caller's RNG untouched
@@ -103,14 +85,6 @@ class VGGPerceptualLoss(nn.Module):
         self.features = features[: self.layer_ends[-1]].eval().requires_grad_(False)
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
-
-    @staticmethod
-    def _missing_message() -> str:
-        return (
-            f"VGG19 ImageNet weights not found. Download {VGG19_URL} and put it in "
-            f"{Path(torch.hub.get_dir()) / 'checkpoints'} or point ${VGG_ENV} at it "
-            "(or train with --perceptual random, an explicit fallback)."
-        )
 
     def train(self, mode: bool = True) -> VGGPerceptualLoss:
         super().train(mode)
@@ -128,7 +102,9 @@ class VGGPerceptualLoss(nn.Module):
 
     def forward(self, fake: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         fake_f, real_f = self._feats(fake), self._feats(real)
-        loss = sum(w * F.l1_loss(f.float(), r.detach().float()) for w, f, r in zip(self.weights, fake_f, real_f, strict=True))
+        loss = sum(
+            w * F.l1_loss(f.float(), r.detach().float()) for w, f, r in zip(self.weights, fake_f, real_f, strict=True)
+        )
         return loss, {"g_vgg": loss.detach().item()}
 
     def extra_repr(self) -> str:

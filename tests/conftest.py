@@ -8,6 +8,7 @@ import torch
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by subprocesses (torchrun, app, training)
 torch.set_num_threads(1)
+os.environ.setdefault("SENSORIUM_OFFLINE", "1")  # tests never download torchvision weights (FID, LPIPS, VGG)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from sensorium.data import list_samples
@@ -37,15 +38,34 @@ def test_prepare_reports_corrupt_and_tiny_files_and_carries_on(tmp_path):
 
 
 @pytest.mark.slow
-def test_evaluate_writes_metrics_and_grid(tmp_path):
+def test_evaluate_writes_metrics_and_grid(tmp_path, monkeypatch):
+    from torchvision.models import alexnet
+
+    from sensorium.backbones import ALEXNET
+    from training.evaluate import inception_net, lpips_net
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no foreign weights, whatever this machine has
+    monkeypatch.setenv("SENSORIUM_OFFLINE", "1")
+    inception_net.cache_clear(), lpips_net.cache_clear()
     data = prepare_edges_dataset(tmp_path / "data")
     train_main(["--data", str(data), "--out", str(tmp_path / "run"), "--steps", "2", "--batch_size", "2",
                 "--sample_every", "100", "--ckpt_every", "100", "--perceptual", "none", *TINY_MODEL_ARGS])  # fmt: skip
-    metrics = evaluate_main([str(tmp_path / "run" / "export"), "--data", str(data), "--out", str(tmp_path / "eval"),
-                             "--pairs", "4"])  # fmt: skip
+    evaluate = lambda out: evaluate_main([str(tmp_path / "run" / "export"), "--data", str(data),  # noqa: E731
+                                          "--out", str(tmp_path / out), "--pairs", "4"])  # fmt: skip
+    metrics = evaluate("eval")
     saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(metrics)) and saved["pairs"] == 4
     assert 0 < saved["reconstruction_psnr"] < 60 and -1 <= saved["reconstruction_ssim"] <= 1
     assert isinstance(saved["content_consistency"]["edges"], float)  # Canny re-run on the outputs
     assert saved["fid"] is None and "Inception" in saved["fid_note"]  # no weights here: said, not faked
+    assert saved["reconstruction_lpips"] is None and "alexnet-owt-7be5be79.pth" in saved["lpips_note"]
     assert Image.open(tmp_path / "eval" / "grid.png").size[0] > 0
+
+    # An AlexNet state dict where torchvision keeps its downloads turns LPIPS on.
+    ALEXNET.cache_path.parent.mkdir(parents=True)
+    torch.save(alexnet(weights=None).state_dict(), ALEXNET.cache_path)
+    lpips_net.cache_clear()
+    with_lpips = evaluate("eval_lpips")
+    assert with_lpips["reconstruction_lpips"] > 0 and "lpips_note" not in with_lpips
+    assert with_lpips["reconstruction_psnr"] == metrics["reconstruction_psnr"]  # same seeded pairs
+    inception_net.cache_clear(), lpips_net.cache_clear()

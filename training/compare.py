@@ -7,8 +7,9 @@ A task is a translation direction. With domains A and B in the held-out set, "A�
 (sense maps) of A images and the style, and style head, of B images, and FID/KID compare the outputs
 with the real B images, as in the paper's male→female / female→male columns. A one-domain set has one
 task, "all": random pairs as in training/evaluate.py. Every checkpoint sees the very same pairs.
-Metrics are evaluate.py's, plus `style_change_l1`: how far the output moves when the style changes
-(0 = the style image is ignored, as in content-only SPADE).
+Metrics are evaluate.py's (LPIPS and FID/KID where their torchvision weights exist), plus
+`style_change_l1`: how far the output moves when the style changes (0 = the style image is ignored,
+as in content-only SPADE).
 
 Writes OUT/table.md, OUT/table.json, OUT/<name>/<task>/{metrics.json, grid.png} and OUT/grid_<task>.png
 (rows: content | style | one column per checkpoint).
@@ -26,11 +27,12 @@ import torch
 from sensorium.data import SenseDataset, list_samples
 from sensorium.model import Sensorium
 
-from .evaluate import content_consistency, inception_features, save_grid
+from .evaluate import content_consistency, inception_features, lpips_net, save_grid
 from .metrics import color_distance, frechet_distance, kernel_inception_distance, psnr, ssim
 
 COLUMNS = [  # (metrics key, table header)
     ("fid", "FID ↓"), ("kid", "KID ↓"), ("reconstruction_psnr", "rec PSNR ↑"), ("reconstruction_ssim", "rec SSIM ↑"),
+    ("reconstruction_lpips", "rec LPIPS ↓"),
     ("style_color_distance", "colour dist ↓"), ("style_cosine_similarity", "style cos ↑"),
     ("style_change_l1", "style change"),
 ]  # fmt: skip
@@ -78,7 +80,8 @@ def style_heads(model: Sensorium, domains: list[str], name: str) -> dict[str, in
 def evaluate_task(model: Sensorium, ds: SenseDataset, content_idx: torch.Tensor, style_idx: torch.Tensor,
                   head_c: int, head_s: int) -> tuple[dict, torch.Tensor]:  # fmt: skip
     """evaluate.py's metrics on one task → (metrics, outputs (N, 3, H, W) on CPU in [-1, 1])."""
-    stats: dict[str, list[torch.Tensor]] = {k: [] for k in ("psnr", "ssim", "cos", "color", "change")}
+    stats: dict[str, list[torch.Tensor]] = {k: [] for k in ("psnr", "ssim", "lpips", "cos", "color", "change")}
+    lpips = lpips_net(str(ds.batch(content_idx[:1])["image"].device))
     mixes = []
     for chunk in range(0, len(content_idx), 16):
         ci, si = content_idx[chunk : chunk + 16], style_idx[chunk : chunk + 16]
@@ -91,6 +94,8 @@ def evaluate_task(model: Sensorium, ds: SenseDataset, content_idx: torch.Tensor,
         mix = model.generate(content, s_target)
         stats["psnr"].append(psnr(rec, c["image"]))
         stats["ssim"].append(ssim(rec, c["image"]))
+        if not isinstance(lpips, str):
+            stats["lpips"].append(lpips(rec.float(), c["image"].float()))
         stats["cos"].append(torch.nn.functional.cosine_similarity(model.encode_style(mix, h_s), s_target))
         stats["color"].append(color_distance(mix, s["image"]))
         stats["change"].append((mix - rec).abs().mean(dim=(1, 2, 3)) / 2)
@@ -99,6 +104,8 @@ def evaluate_task(model: Sensorium, ds: SenseDataset, content_idx: torch.Tensor,
     metrics = {"reconstruction_psnr": mean("psnr"), "reconstruction_ssim": mean("ssim"),
                "style_cosine_similarity": mean("cos"), "style_color_distance": mean("color"),
                "style_change_l1": mean("change")}  # fmt: skip
+    metrics.update({"reconstruction_lpips": None, "lpips_note": lpips} if isinstance(lpips, str)
+                   else {"reconstruction_lpips": mean("lpips")})  # fmt: skip
     return metrics, torch.cat(mixes)
 
 
@@ -182,7 +189,7 @@ def markdown_table(table: dict) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     notes = [f"Held-out set `{table['data']}` (domains {', '.join(table['domains'])}), {table['pairs']} random "
              f"pairs per task, seed {table['seed']}; task A→B = content of A, style of B."]  # fmt: skip
-    notes += sorted({r["fid_note"] for r in rows if r.get("fid_note")})
+    notes += sorted({r[k] for r in rows for k in ("fid_note", "lpips_note") if r.get(k)})
     notes.append("style cos uses each model's own style encoder, so compare it within a row's model only; "
                  "Δ<sense> is the mean |map(output) − map(content)| where the sense ran on the output.")  # fmt: skip
     return "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"

@@ -3,7 +3,8 @@
     python -m training.evaluate CHECKPOINT --data data/prepared/val --out runs/eval [--pairs 64]
 
 Metrics (paper §4 uses FID on random pairs; we add what needs no foreign weights):
-- reconstruction (content and style from the same image): PSNR, SSIM;
+- reconstruction (content and style from the same image): PSNR, SSIM, and LPIPS (AlexNet) when
+  torchvision's AlexNet weights are present or downloadable (the JSON says why otherwise);
 - random (content, style) pairs: content consistency — the senses re-run on the output and
   compared with the input maps (mean |Δ| per modality, lower is better) — and style consistency
   (style-encoder cosine similarity and colour-statistics distance to the style image);
@@ -14,39 +15,58 @@ Metrics (paper §4 uses FID on random pairs; we add what needs no foreign weight
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from sensorium.backbones import INCEPTION_V3
 from sensorium.data import SenseDataset
 from sensorium.images import tensor_to_pil
 from sensorium.model import Sensorium
 
+from .lpips_metric import LPIPS, load_lpips
 from .metrics import color_distance, frechet_distance, kernel_inception_distance, psnr, ssim
 
-INCEPTION_FILE = "inception_v3_google-0cc3c7bd.pth"
+
+@functools.lru_cache(maxsize=4)
+def inception_net(device: str) -> torch.nn.Module | str:
+    """torchvision's Inception-v3 up to the 2048-d pool, loaded once; or why it cannot load here."""
+    from torchvision.models import inception_v3
+
+    try:
+        state = INCEPTION_V3.load_state_dict("FID/KID")
+    except FileNotFoundError as exc:
+        return str(exc)
+    net = inception_v3(weights=None, aux_logits=True, init_weights=False)
+    net.load_state_dict(state)
+    net.fc = torch.nn.Identity()
+    return net.eval().to(device)
+
+
+@functools.lru_cache(maxsize=4)
+def lpips_net(device: str) -> LPIPS | str:
+    """The calibrated LPIPS (AlexNet) metric, loaded once; or why it cannot load here."""
+    try:
+        return load_lpips("alex").to(device)
+    except FileNotFoundError as exc:
+        return str(exc)
 
 
 def inception_features(images: torch.Tensor, device: torch.device) -> np.ndarray | str:
     """Pool3 features (N, 2048), or a message saying why they cannot be computed here."""
-    from torchvision.models import inception_v3
-
-    path = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
-    if not path.is_file():
-        return f"FID/KID skipped: Inception-v3 weights not found at {path} (torchvision downloads them when online)"
-    net = inception_v3(weights=None, aux_logits=True, init_weights=False)
-    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    net.fc = torch.nn.Identity()
-    net = net.eval().to(device)
+    net = inception_net(str(device))
+    if isinstance(net, str):
+        return net
+    mean = torch.tensor([0.485, 0.456, 0.406], device=device)[:, None, None]
+    std = torch.tensor([0.229, 0.224, 0.225], device=device)[:, None, None]
     feats = []
     with torch.no_grad():
         for chunk in images.split(32):
             x = torch.nn.functional.interpolate((chunk.to(device) + 1) / 2, size=(299, 299), mode="bilinear")
-            x = (x - torch.tensor([0.485, 0.456, 0.406], device=device)[:, None, None]) / torch.tensor(
-                [0.229, 0.224, 0.225], device=device)[:, None, None]  # fmt: skip
-            feats.append(net(x).cpu())
+            feats.append(net((x - mean) / std).cpu())
     return torch.cat(feats).double().numpy()
 
 
@@ -64,7 +84,8 @@ def evaluate(checkpoint: str, data: str, out: Path, pairs: int = 64, seed: int =
     ds.to(dev)
     batch = lambda idx, key: ds.batch(idx)[key]  # noqa: E731
 
-    rec_psnr, rec_ssim, mixes, styles_img, maps_used, presence_used = [], [], [], [], [], []
+    lpips = lpips_net(str(dev))
+    rec_psnr, rec_ssim, rec_lpips, mixes, styles_img, maps_used, presence_used = [], [], [], [], [], [], []
     style_cos, color_d = [], []
     for chunk in range(0, pairs, 16):
         ci, si = content_idx[chunk : chunk + 16], style_idx[chunk : chunk + 16]
@@ -73,6 +94,8 @@ def evaluate(checkpoint: str, data: str, out: Path, pairs: int = 64, seed: int =
         rec = model(maps, presence, image)
         rec_psnr.append(psnr(rec, image))
         rec_ssim.append(ssim(rec, image))
+        if not isinstance(lpips, str):
+            rec_lpips.append(lpips(rec.float(), image.float()))
         s_target = model.encode_style(style_image)
         mix = model.generate(model.encode_content(maps, presence), s_target)
         style_cos.append(torch.nn.functional.cosine_similarity(model.encode_style(mix), s_target))
@@ -87,9 +110,12 @@ def evaluate(checkpoint: str, data: str, out: Path, pairs: int = 64, seed: int =
         "checkpoint": str(checkpoint), "data": str(data), "pairs": pairs, "images": n,
         "reconstruction_psnr": float(torch.cat(rec_psnr).mean()),
         "reconstruction_ssim": float(torch.cat(rec_ssim).mean()),
+        "reconstruction_lpips": None if isinstance(lpips, str) else float(torch.cat(rec_lpips).mean()),
         "style_cosine_similarity": float(torch.cat(style_cos).mean()),
         "style_color_distance": float(torch.cat(color_d).mean()),
     }  # fmt: skip
+    if isinstance(lpips, str):
+        metrics["lpips_note"] = lpips
     if senses:
         metrics["content_consistency"] = content_consistency(mixes, maps_used, presence_used, cfg.modalities)
     feats = inception_features(mixes, dev)

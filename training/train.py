@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from sensorium.conditioning import expand_presence
 from sensorium.data import SenseDataset, augment
 from sensorium.discriminator import MultiscaleDiscriminator
-from sensorium.losses import VGGPerceptualLoss, find_vgg19_weights
+from sensorium.losses import VGGPerceptualLoss
 from sensorium.model import Sensorium
 
 from . import checkpoint, distributed
@@ -37,13 +37,13 @@ def build_perceptual(cfg: TrainConfig, device: torch.device) -> VGGPerceptualLos
     """VGG19 ImageNet features when available; otherwise the explicit, logged random-VGG fallback."""
     if cfg.perceptual == "none" or cfg.lambda_vgg == 0:
         return None
-    mode = cfg.perceptual
-    if mode == "auto":
-        mode = "imagenet" if find_vgg19_weights() else "random"
-        if mode == "random":
-            print("perceptual loss: VGG19 ImageNet weights not found -> FALLBACK to a fixed random VGG19 "
-                  "(set SENSORIUM_VGG19_WEIGHTS or run with --perceptual imagenet to download)", flush=True)  # fmt: skip
-    return VGGPerceptualLoss(mode).to(device)
+    if cfg.perceptual != "auto":
+        return VGGPerceptualLoss(cfg.perceptual).to(device)
+    try:  # local copy, hub cache, or torchvision's download
+        return VGGPerceptualLoss("imagenet").to(device)
+    except FileNotFoundError as exc:
+        print(f"perceptual loss: FALLBACK to a fixed random VGG19. {exc}", flush=True)
+        return VGGPerceptualLoss("random").to(device)
 
 
 def main(argv: list[str] | None = None) -> Path:
