@@ -69,3 +69,47 @@ def test_evaluate_writes_metrics_and_grid(tmp_path, monkeypatch):
     assert with_lpips["reconstruction_lpips"] > 0 and "lpips_note" not in with_lpips
     assert with_lpips["reconstruction_psnr"] == metrics["reconstruction_psnr"]  # same seeded pairs
     inception_net.cache_clear(), lpips_net.cache_clear()
+
+
+def test_prepare_reads_a_hugging_face_dataset_with_domains_and_bad_rows(tmp_path):
+    """A `datasets` image dataset (as saved by save_to_disk) with a ClassLabel domain column, one
+    corrupt row and one tiny row: good rows land in domain folders, bad rows are reported, a rerun
+    resumes."""
+    import io
+
+    import datasets
+    from skimage import data
+
+    def png(array) -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(array).save(buf, format="PNG")
+        return buf.getvalue()
+
+    rows = {
+        "image": [{"bytes": png(data.astronaut()), "path": None}, {"bytes": png(data.coffee()), "path": None},
+                  {"bytes": b"\x89PNG\r\n\x1a\n truncated", "path": None},
+                  {"bytes": png(np.zeros((20, 20, 3), np.uint8)), "path": None},
+                  {"bytes": png(data.chelsea()), "path": None}],
+        "kind": [0, 1, 1, 0, 1],
+    }  # fmt: skip
+    features = datasets.Features({"image": datasets.Image(), "kind": datasets.ClassLabel(names=["person", "scene"])})
+    datasets.Dataset.from_dict(rows, features=features).save_to_disk(str(tmp_path / "hf"))
+    out = tmp_path / "prepared"
+    args = ["--dataset", str(tmp_path / "hf"), "--domain_column", "kind", "--out", str(out), "--resolution", "64",
+            "--senses", "edges", "--workers", "1"]  # fmt: skip
+
+    report = prepare_main([*args, "--limit", "4"])
+    assert len(report["done"]) == 2
+    skipped = "\n".join(report["skipped"])
+    assert "[train][2]: unreadable" in skipped and "[train][3]: too small (20x20 < 64)" in skipped
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.npz")) == [
+        "person/train-0000000.npz", "scene/train-0000001.npz"]  # fmt: skip
+    with np.load(out / "person" / "train-0000000.npz") as f:
+        np.testing.assert_array_equal(f["image"], np.asarray(Image.fromarray(data.astronaut()).resize((64, 64), Image.LANCZOS)))
+    again = prepare_main(args)
+    assert again["already_done"] == 2 and again["done"] == ["hf[train][4]: ['edges']".replace("hf", str(tmp_path / "hf"))]
+
+    with pytest.raises(SystemExit, match="no column 'gender'"):
+        prepare_main([*args[:2], "--domain_column", "gender", *args[4:]])
+    with pytest.raises(SystemExit):  # a folder and --dataset at once
+        prepare_main([str(tmp_path), *args])
