@@ -7,7 +7,9 @@ Layout: `root/<domain>/<name>.npz` (a single-domain set may put files directly i
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -55,11 +57,13 @@ class SenseDataset(Dataset):
     senses than the model has slots (e.g. no depth model offline) trains those slots as "absent".
     Small sets (up to `memory_budget` bytes decoded) are decoded once into one uint8 tensor per
     field, which `to(device)` moves to the GPU: a batch is then one index op. Larger sets (CelebA-HQ,
-    FFHQ) stay on disk and each batch is decoded by a thread pool.
+    FFHQ) stay on disk; each batch is decoded by a pool of `decode_threads` (zlib releases the GIL)
+    into pinned memory when the device is a GPU, and `training/prefetch.py` overlaps that with the
+    previous step.
     """
 
     def __init__(self, root: str | Path, modalities: Sequence[str], domains: Sequence[str] | None = None,
-                 in_memory: bool | None = None, memory_budget: int = 4 << 30):  # fmt: skip
+                 in_memory: bool | None = None, memory_budget: int = 4 << 30, decode_threads: int = 0):  # fmt: skip
         samples = list_samples(root)
         if not samples:
             raise FileNotFoundError(f"no prepared samples (*.npz) under {root}; run training/prepare.py first")
@@ -74,6 +78,8 @@ class SenseDataset(Dataset):
             per_sample = first[0].numel() + first[1].numel()
             in_memory = per_sample * len(self.files) <= memory_budget
         self.in_memory = in_memory
+        self.decode_threads = decode_threads or min(8, os.cpu_count() or 1)
+        self._pool: ThreadPoolExecutor | None = None
         if in_memory:
             decoded = [first] + [self._decode(f) for f in self.files[1:]]
             self.images = torch.stack([d[0] for d in decoded])  # (N, 3, H, W) uint8
@@ -113,18 +119,28 @@ class SenseDataset(Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
-    def batch(self, idx: Sequence[int] | torch.Tensor) -> dict[str, torch.Tensor]:
-        """A batch as float tensors on the dataset's device: image in [-1, 1], maps in [0, 1]."""
+    def read(self, idx: Sequence[int] | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 (images, maps) of an on-disk set, decoded on the CPU (pinned for a GPU device).
+        Safe to call from a background thread: it touches no device."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.decode_threads, thread_name_prefix="decode")
+        decoded = list(self._pool.map(self._decode, [self.files[int(i)] for i in idx]))
+        images, maps = torch.stack([d[0] for d in decoded]), torch.stack([d[1] for d in decoded])
+        if self.device.type == "cuda":
+            images, maps = images.pin_memory(), maps.pin_memory()
+        return images, maps
+
+    def batch(self, idx: Sequence[int] | torch.Tensor, read: tuple[torch.Tensor, torch.Tensor] | None = None
+              ) -> dict[str, torch.Tensor]:  # fmt: skip
+        """A batch as float tensors on the dataset's device: image in [-1, 1], maps in [0, 1].
+        `read` is `self.read(idx)` done ahead of time (see training/prefetch.py)."""
         idx = torch.as_tensor(idx, device=self.device)
         if self.in_memory:
             images, maps = self.images[idx], self.maps[idx]
         else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(8) as pool:  # zlib inflation releases the GIL
-                decoded = list(pool.map(self._decode, [self.files[int(i)] for i in idx]))
-            images = torch.stack([d[0] for d in decoded]).to(self.device, non_blocking=True)
-            maps = torch.stack([d[1] for d in decoded]).to(self.device, non_blocking=True)
+            images, maps = read if read is not None else self.read(idx)
+            images = images.to(self.device, non_blocking=True)
+            maps = maps.to(self.device, non_blocking=True)
         return {"image": images.float() / 127.5 - 1, "maps": maps.float() / 255,
                 "presence": self.presence[idx], "domain": self.domain_tensor[idx]}  # fmt: skip
 

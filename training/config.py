@@ -41,7 +41,8 @@ class TrainConfig:
     channels_last: bool = True  # on CUDA only
     compile: bool = False  # torch.compile the generator step (CUDA)
     seed: int = 0
-    num_workers: int = 0  # the dataset lives in memory; workers rarely help
+    num_workers: int = 0  # threads decoding an on-disk set's batches (0 = min(8, CPUs))
+    data_placement: Literal["auto", "memory", "disk"] = "auto"  # auto: in (GPU) memory up to 4 GiB decoded
     log_every: int = 50
     sample_every: int = 1000
     ckpt_every: int = 1000

@@ -27,6 +27,7 @@ from sensorium.model import Sensorium
 from . import checkpoint, distributed
 from .config import TrainConfig, config_from_args
 from .logger import RunLogger
+from .prefetch import BatchPrefetcher
 from .sampler import batch_indices, step_generator
 from .steps import Batch, d_step, drop_modalities, ema_decay_at, ema_update, g_step, optimizer_step, random_pairing
 
@@ -60,8 +61,9 @@ def main(argv: list[str] | None = None) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
 
-    # -- data: in memory; each step's batch is a pure function of (seed, step, rank) -------------
-    dataset = SenseDataset(cfg.data, cfg.model.modalities)
+    # -- data: each step's batch is a pure function of (seed, step, rank) -----------------------
+    in_memory = {"auto": None, "memory": True, "disk": False}[cfg.data_placement]
+    dataset = SenseDataset(cfg.data, cfg.model.modalities, in_memory=in_memory, decode_threads=cfg.num_workers)
     if len(dataset.domains) != cfg.model.num_domains:
         raise SystemExit(f"data has domains {dataset.domains} but model.num_domains={cfg.model.num_domains}")
 
@@ -102,13 +104,16 @@ def main(argv: list[str] | None = None) -> Path:
     expand = lambda p: expand_presence(p, cfg.model.modalities)  # noqa: E731
 
     dataset.to(device)  # small sets live on the device: a batch is one index op, no loader
+    def indices_of(step: int) -> list[int]:
+        return batch_indices(step, len(dataset), cfg.batch_size, info.rank, info.world_size, cfg.seed)
+
+    prefetch = BatchPrefetcher(dataset, indices_of, cfg.steps)  # on-disk sets: read ahead on a thread
 
     def get_batch(step: int) -> Batch:
         rng = step_generator(cfg.seed, step, info.rank)
-        idx = batch_indices(step, len(dataset), cfg.batch_size, info.rank, info.world_size, cfg.seed)
-        raw = augment(dataset.batch(idx), cfg.model.modalities, rng)
+        raw = augment(prefetch(step), cfg.model.modalities, rng)
         presence = drop_modalities(raw["presence"].cpu(), cfg.modality_dropout, rng).to(device)
-        pair = random_pairing(len(idx), rng, raw["domain"]).to(device)  # cross-domain where the batch allows
+        pair = random_pairing(len(raw["domain"]), rng, raw["domain"]).to(device)  # cross-domain where the batch allows
         return Batch(raw["image"].contiguous(memory_format=memory_format),
                      raw["maps"].contiguous(memory_format=memory_format), presence, raw["domain"], pair)  # fmt: skip
 
@@ -154,6 +159,7 @@ def main(argv: list[str] | None = None) -> Path:
             if final < cfg.steps:
                 print(f"time limit of {cfg.time_limit_min} min reached at step {done}", flush=True)
             break
+    prefetch.close()
 
     sums = distributed.weights_checksum(model, info)
     if info.enabled and info.is_main:
