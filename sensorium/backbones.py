@@ -9,16 +9,37 @@ message that names the file, the URL and where to put it — never a silent subs
 from __future__ import annotations
 
 import os
+import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+PROBE_TIMEOUT_S = 3.0
+_probes: dict[str, tuple[float, bool]] = {}  # host -> (time, reachable), remembered for a minute
 
 
 def downloads_disabled() -> bool:
     """The user switched downloads off (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE / SENSORIUM_OFFLINE)."""
     flags = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "SENSORIUM_OFFLINE")
     return any(os.environ.get(f, "").strip().lower() in {"1", "true", "yes", "on"} for f in flags)
+
+
+def reachable(url: str) -> bool:
+    """Can `url` be fetched right now? One HEAD request with a short timeout, remembered for a
+    minute: torch.hub's own download has no timeout and would hang behind a silent firewall."""
+    host = url.split("/")[2]
+    hit = _probes.get(host)
+    if hit and time.monotonic() - hit[0] < 60:
+        return hit[1]
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=PROBE_TIMEOUT_S).close()
+        ok = True
+    except Exception:
+        ok = False
+    _probes[host] = (time.monotonic(), ok)
+    return ok
 
 
 @dataclass(frozen=True)
@@ -58,7 +79,7 @@ class Backbone:
         local = self.find(path)
         if local is not None:
             return torch.load(local, map_location="cpu", weights_only=True)
-        if allow_download and not downloads_disabled():
+        if allow_download and not downloads_disabled() and reachable(self.url):
             try:
                 return torch.hub.load_state_dict_from_url(self.url, map_location="cpu", progress=False,
                                                           check_hash=True, weights_only=True)  # fmt: skip
