@@ -119,8 +119,9 @@ def inputs_panel(state: DemoState) -> dict:
     with gr.Row():
         ui["resolution"] = gr.Radio(state.resolutions, value=state.default_resolution, scale=3,
                                     label="Resolution (long side, px)", elem_id="resolution")  # fmt: skip
-        n = state.pipe.config.num_domains
-        ui["domain"] = gr.Dropdown(list(range(n)), value=0, label="Style domain", visible=n > 1, scale=1)
+        names = state.pipe.domain_names
+        ui["domain"] = gr.Dropdown([(name, i) for i, name in enumerate(names)], value=0, label="Style domain",
+                                   info="which style head reads the style image", visible=len(names) > 1, scale=1)  # fmt: skip
     return ui
 
 

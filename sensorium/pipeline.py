@@ -71,6 +71,26 @@ class TranslationPipeline:
         trained = getattr(self.model, "metadata", {}).get("trained_modalities")
         return tuple(trained) if trained else tuple(self.config.modalities)
 
+    @property
+    def domain_names(self) -> tuple[str, ...]:
+        """One name per style head: the training set's domain folders when the export stored them."""
+        names = getattr(self.model, "metadata", {}).get("domains") or []
+        n = self.config.num_domains
+        return tuple(names) if len(names) == n else tuple(f"domain {i}" for i in range(n))
+
+    def domain_index(self, domain: int | str) -> int:
+        """A style head by name ("male") or number; ValueError naming the choices otherwise."""
+        names = self.domain_names
+        if isinstance(domain, str) and domain in names:
+            return names.index(domain)
+        try:
+            index = int(domain)
+        except (TypeError, ValueError):
+            index = -1
+        if not 0 <= index < len(names):
+            raise ValueError(f"unknown domain {domain!r}; this checkpoint has {', '.join(names)} (or 0–{len(names) - 1})")
+        return index
+
     # -- pieces -----------------------------------------------------------------------------------
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)

@@ -122,3 +122,16 @@ def test_a_bad_checkpoint_stops_start_up_with_a_clear_message(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert "Sensorium could not start" in err and ("not found" in err or "corrupt" in err)
     assert "Traceback" not in err
+
+
+def test_a_multi_domain_checkpoint_offers_its_domains_by_name(tmp_path):
+    import gradio as gr
+
+    from demo.ui import build_demo
+    from sensorium import Sensorium, tiny_config
+    from sensorium.pipeline import TranslationPipeline
+
+    Sensorium(tiny_config(num_domains=2)).save_pretrained(tmp_path / "ckpt", metadata={"domains": ["female", "male"]})
+    demo = build_demo(TranslationPipeline.from_pretrained(tmp_path / "ckpt", device="cpu"))
+    (dropdown,) = [b for b in demo.blocks.values() if isinstance(b, gr.Dropdown) and b.label == "Style domain"]
+    assert dropdown.visible and dropdown.choices == [("female", 0), ("male", 1)] and dropdown.value == 0

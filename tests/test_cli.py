@@ -90,6 +90,7 @@ def test_bad_image_is_one_friendly_line_and_exit_2(checkpoint, tmp_path, photos,
         (["--strength", "pose=lots"], "--strength expects MODALITY=NUMBER"),
         (["--resolution", "60"], "--resolution must be a multiple of 8"),
         (["--checkpoint", "no/such/dir"], "checkpoint 'no/such/dir' not found"),
+        (["--domain", "male"], "--domain: unknown domain 'male'; this checkpoint has domain 0"),
     ],
 )
 def test_usage_mistakes_exit_2(checkpoint, photos, tmp_path, capsys, extra, message):

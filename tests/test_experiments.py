@@ -4,6 +4,7 @@ config trains and exports, and training.compare builds one table from several ch
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -83,6 +84,26 @@ def test_two_domain_run_translates_both_ways(data, tmp_path):
         assert out.shape == (2, 3, 32, 32) and torch.isfinite(out).all() and out.abs().max() <= 1
     assert not torch.allclose(heads[0], heads[1])  # one style head per domain
     assert not torch.allclose(b_as_a, a_as_b)
+
+    # Users pick the style head by the training set's domain names (pipeline, CLI; the app's dropdown).
+    from PIL import Image
+
+    from sensorium.cli import main as cli_main
+    from sensorium.pipeline import TranslationPipeline
+
+    pipe = TranslationPipeline.from_pretrained(export, device="cpu")
+    assert pipe.domain_names == ("a", "b") and pipe.domain_index("b") == pipe.domain_index("1") == 1
+    with pytest.raises(ValueError, match="this checkpoint has a, b"):
+        pipe.domain_index("c")
+    photo = tmp_path / "photo.png"
+    Image.fromarray((ds.batch([0])["image"][0].permute(1, 2, 0).numpy() * 127.5 + 127.5).astype("uint8")).save(photo)
+    outs = {}
+    for domain in ("a", "b", "1"):
+        outs[domain] = tmp_path / f"out_{domain}.png"
+        assert cli_main(["translate", str(photo), str(photo), "-o", str(outs[domain]), "--checkpoint", str(export),
+                         "--resolution", "32", "--domain", domain]) == 0  # fmt: skip
+    pixels = {d: np.asarray(Image.open(p)) for d, p in outs.items()}
+    assert np.array_equal(pixels["b"], pixels["1"]) and not np.array_equal(pixels["a"], pixels["b"])
 
 
 def test_ablation_configs_differ_only_in_the_ablation():

@@ -89,6 +89,14 @@ def load_pipeline(args: argparse.Namespace, map_cache_entries: int = 512) -> Tra
     return TranslationPipeline(model, senses=senses, device=device)
 
 
+def parse_domain(value: str, pipe: TranslationPipeline) -> int:
+    """`--domain male` or `--domain 1` → the style head's index."""
+    try:
+        return pipe.domain_index(value)
+    except ValueError as exc:
+        raise CLIError(f"--domain: {exc}") from exc
+
+
 def read_image(path: Path, role: str) -> Image.Image:
     from ..images import ImageError, load_image
 

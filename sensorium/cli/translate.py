@@ -21,6 +21,7 @@ from .common import (
     CLIError,
     image_files,
     load_pipeline,
+    parse_domain,
     parse_modalities,
     parse_strengths,
     print_notes,
@@ -42,11 +43,13 @@ def run(args: argparse.Namespace) -> int:
     pipe = load_pipeline(args)
     modalities = parse_modalities(args.modalities, pipe.config.modalities)
     strengths = parse_strengths(args.strength, pipe.config.modalities)
+    args.domain = parse_domain(args.domain, pipe)
     if args.content.is_dir() or args.style.is_dir():
         return _run_folders(pipe, args, modalities, strengths)
     out = args.out / f"{args.content.stem}__{args.style.stem}.png" if args.out.is_dir() else args.out
     content, style = read_image(args.content, "content"), read_image(args.style, "style")
-    result = pipe(content, style, modalities=modalities, strengths=strengths, resolution=args.resolution)
+    result = pipe(content, style, modalities=modalities, strengths=strengths, resolution=args.resolution,
+                  domain=args.domain)  # fmt: skip
     print_notes(result.notes)
     _save(result.image, out)
     if args.save_maps:
@@ -68,7 +71,7 @@ def _run_folders(pipe: TranslationPipeline, args: argparse.Namespace, modalities
         except CLIError as exc:
             skipped.append(str(exc))
             continue
-        styles.append((path.stem, thumbnail(image, THUMB), pipe.encode_style(image, args.resolution)))
+        styles.append((path.stem, thumbnail(image, THUMB), pipe.encode_style(image, args.resolution, args.domain)))
     if not styles:
         raise CLIError(f"none of the style images could be read ({'; '.join(skipped)})")
     notes: dict[str, dict[str, None]] = {}  # note → contents it concerns; printed after the progress bar

@@ -10,7 +10,16 @@ from __future__ import annotations
 import argparse
 
 from ..video import translate_video, video_info
-from .common import CLIError, load_pipeline, parse_modalities, parse_strengths, print_notes, progress_bar, read_image
+from .common import (
+    CLIError,
+    load_pipeline,
+    parse_domain,
+    parse_modalities,
+    parse_strengths,
+    print_notes,
+    progress_bar,
+    read_image,
+)
 
 MAP_CACHE_FRAMES = 8  # a clip's frames never repeat: keep few maps instead of the default 512
 
@@ -27,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     pipe = load_pipeline(args, map_cache_entries=MAP_CACHE_FRAMES)
     modalities = parse_modalities(args.modalities, pipe.config.modalities)
     strengths = parse_strengths(args.strength, pipe.config.modalities)
+    style = pipe.encode_style(style, args.resolution, parse_domain(args.domain, pipe))  # once, for the whole clip
     known = [n for n in (info.frames, args.max_frames) if n]
     with progress_bar(min(known) if known else None, "frame") as bar:
         report = translate_video(
