@@ -4,7 +4,9 @@
 
 Every provider is listed. Providers whose real weights are missing here are timed with a tiny
 random model of the same architecture when one can be built (depth, segmentation, face parsing)
-and marked "tiny stand-in": those numbers show pipeline overhead, not the real model's cost.
+and marked "tiny stand-in": those numbers show pipeline overhead, not the real model's cost. With
+--replicas they are timed with full-size random replicas of the default models instead
+(benchmarks/replicas.py): the real models' cost, without their weights.
 `run(quick)` returns the Markdown table for a benchmark runner.
 """
 
@@ -40,8 +42,19 @@ def _variants(image: Image.Image, n: int) -> list[Image.Image]:
     return out
 
 
-def _tiny_stand_in(provider_name: str, root: Path) -> str | None:
-    """A tiny random local model for a transformers provider (None for other providers)."""
+def _stand_in(provider_name: str, root: Path, full_size: bool) -> str | None:
+    """A random local model for a transformers provider (None for other providers): tiny, or a
+    full-size replica of the default model."""
+    if full_size:
+        from benchmarks.replicas import SEGFORMER_B0, SEGFORMER_B5, depth_replica, segformer_replica
+        from sensorium.senses.face_parsing import CELEBAMASK_LABELS
+
+        full = {
+            "depth-transformers": lambda p: depth_replica(p),
+            "segmentation-transformers": lambda p: segformer_replica(p, SEGFORMER_B0, [f"c{i}" for i in range(150)]),
+            "face-parsing-transformers": lambda p: segformer_replica(p, SEGFORMER_B5, list(CELEBAMASK_LABELS)),
+        }
+        return str(full[provider_name](root / provider_name)) if provider_name in full else None
     sys.path.insert(0, str(ROOT / "tests"))
     from senses_fixtures import make_tiny_depth, make_tiny_segformer
 
@@ -57,27 +70,39 @@ def _tiny_stand_in(provider_name: str, root: Path) -> str | None:
     return str(builders[provider_name](root / provider_name))
 
 
-def _time_provider(provider, image: Image.Image, device: str, runs: int, root: Path) -> tuple[str, str, str, str]:
+def _time_provider(provider, image: Image.Image, device: str, runs: int, root: Path,
+                   full_size: bool = False) -> tuple[str, str, str, str]:  # fmt: skip
     sense = provider.factory(None)
     source = "real"
     availability = sense.available()
     if not availability:
-        tiny = _tiny_stand_in(provider.name, root)
-        if tiny is None:
+        stand_in = _stand_in(provider.name, root, full_size)
+        if stand_in is None:
             return provider.name, "unavailable", "-", availability.reason.split(";")[0][:90]
-        sense, source = provider.factory(tiny), "tiny stand-in (real weights missing)"
+        kind = "full-size random replica" if full_size else "tiny stand-in"
+        sense, source = provider.factory(stand_in), f"{kind} (real weights missing)"
     model_cache.clear()  # cold = load + first extraction
     images = _variants(image, runs + 1)
     start = time.perf_counter()
     sense.load(device)
     sense(images[0], SIZE)
+    _sync(device)
     cold = time.perf_counter() - start
     warm = []
     for im in images[1:]:
         start = time.perf_counter()
         sense(im, SIZE)
+        _sync(device)
         warm.append(time.perf_counter() - start)
     return provider.name, f"{cold * 1000:.0f}", f"{statistics.median(warm) * 1000:.1f}", source
+
+
+def _sync(device: str) -> None:
+    """Wait for queued GPU work, so a time is the sense's and not just its launch."""
+    import torch
+
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
 
 
 def _cache_hit_ms(image: Image.Image, runs: int) -> float:
@@ -89,7 +114,7 @@ def _cache_hit_ms(image: Image.Image, runs: int) -> float:
     return (time.perf_counter() - start) / runs * 1000
 
 
-def run(quick: bool = False, device: str = "cpu") -> str:
+def run(quick: bool = False, device: str = "cpu", replicas: bool = False) -> str:
     """Markdown table of cold/warm latency per sense provider on skimage's astronaut at 512²."""
     from skimage.data import astronaut
 
@@ -99,7 +124,7 @@ def run(quick: bool = False, device: str = "cpu") -> str:
     with tempfile.TemporaryDirectory() as tmp:
         for providers in PROVIDERS.values():
             for provider in providers:
-                rows.append((provider.modality, *_time_provider(provider, image, device, runs, Path(tmp))))
+                rows.append((provider.modality, *_time_provider(provider, image, device, runs, Path(tmp), replicas)))
     lines = [
         f"Senses on one 512x512 photo (skimage astronaut), device={device}, warm = median of {runs}",
         "",
@@ -115,8 +140,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 warm runs instead of 10")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--replicas", action="store_true", help="full-size random replicas for missing weights")
     args = parser.parse_args()
-    print(run(args.quick, args.device))
+    print(run(args.quick, args.device, args.replicas))
 
 
 if __name__ == "__main__":

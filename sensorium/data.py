@@ -8,6 +8,7 @@ Layout: `root/<domain>/<name>.npz` (a single-domain set may put files directly i
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,13 +22,17 @@ from .modalities import MODALITIES, POSE_PARTS
 CACHE_SUFFIX = ".npz"
 
 
-def save_sample(path: Path, image: np.ndarray, maps: Mapping[str, torch.Tensor], notes: Mapping[str, str] | None = None) -> None:
-    """image (H, W, 3) uint8; maps: modality → (C, H, W) float in [0, 1]. Written atomically."""
+def save_sample(path: Path, image: np.ndarray, maps: Mapping[str, torch.Tensor], notes: Mapping[str, str] | None = None,
+                providers: Mapping[str, str] | None = None) -> None:  # fmt: skip
+    """image (H, W, 3) uint8; maps: modality → (C, H, W) float in [0, 1]; providers: modality →
+    the sense that made the map (travels into the export, see sample_providers). Written atomically."""
     arrays = {"image": image}
     for name, m in maps.items():
         arrays[f"map_{name}"] = (m.clamp(0, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
     for name, note in (notes or {}).items():
         arrays[f"note_{name}"] = np.array(note)
+    for name, provider in (providers or {}).items():
+        arrays[f"sense_{name}"] = np.array(provider)
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez_compressed(tmp, **arrays)
     tmp.replace(path)
@@ -38,6 +43,12 @@ def load_sample(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         image = data["image"]
         maps = {k[4:]: data[k] for k in data.files if k.startswith("map_")}
     return image, maps
+
+
+def sample_providers(path: Path) -> dict[str, str]:
+    """modality → provider name recorded by prepare.py (empty for sets prepared before it did)."""
+    with np.load(path) as data:
+        return {k[6:]: str(data[k]) for k in data.files if k.startswith("sense_")}
 
 
 def list_samples(root: str | Path) -> list[tuple[Path, str]]:
@@ -118,6 +129,15 @@ class SenseDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.files)
+
+    def providers(self) -> dict[str, str]:
+        """modality → the provider that made most of this set's maps of it (exports record it so
+        the pipeline extracts the same kind of maps at inference)."""
+        counts: dict[str, Counter] = {}
+        for path in self.files:
+            for modality, provider in sample_providers(path).items():
+                counts.setdefault(modality, Counter())[provider] += 1
+        return {m: c.most_common(1)[0][0] for m, c in counts.items() if m in self.modalities}
 
     def read(self, idx: Sequence[int] | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 (images, maps) of an on-disk set, decoded on the CPU (pinned for a GPU device).

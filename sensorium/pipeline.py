@@ -41,6 +41,11 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device(device)
 
 
+def trained_senses(model: Sensorium) -> dict[str, str]:
+    """modality → the provider whose maps the checkpoint was trained on (its `metadata.senses`)."""
+    return dict(getattr(model, "metadata", {}).get("senses") or {})
+
+
 class TranslationPipeline:
     """Senses + Sensorium model. `precision="auto"`: bf16 autocast on CUDA, fp32 on CPU (bf16 is
     much slower than fp32 on common CPUs)."""
@@ -50,7 +55,8 @@ class TranslationPipeline:
         self.device = pick_device(device)
         self.model = model.to(self.device).eval().requires_grad_(False)
         self.config = model.config
-        self.senses = senses if senses is not None else SenseSet(self.config.modalities, device=self.device)
+        self.senses = senses if senses is not None else SenseSet(self.config.modalities, device=self.device,
+                                                                 preferred=trained_senses(model))  # fmt: skip
         self.bf16 = precision == "bf16" or (precision == "auto" and self.device.type == "cuda")
         if self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from sensorium.data import list_samples
+from sensorium.data import SenseDataset, list_samples, sample_providers
 from tests.training_fixtures import TINY_MODEL_ARGS, prepare_edges_dataset
 from training.evaluate import main as evaluate_main
 from training.prepare import main as prepare_main
@@ -31,6 +31,9 @@ def test_prepare_reports_corrupt_and_tiny_files_and_carries_on(tmp_path):
     assert {d for _, d in list_samples(out)} == {"default", "portraits"}  # sub-folders become domains
     with np.load(out / "portraits" / "astronaut.npz") as f:
         assert f["image"].shape == (64, 64, 3) and f["map_edges"].shape == (1, 64, 64)
+    # Which sense made each map travels with the sample, then into the export (see train.py).
+    assert sample_providers(out / "portraits" / "astronaut.npz") == {"edges": "edges-canny", "person": "person-selfie"}
+    assert SenseDataset(out, ["edges", "person", "pose"]).providers() == {"edges": "edges-canny", "person": "person-selfie"}
     Image.fromarray(data.chelsea()).save(src / "chelsea.jpg")
     # Two spawned workers: pins the hang of forked workers inside a threaded process (pytest, the app).
     again = prepare_main([str(src), "--out", str(out), "--resolution", "64", "--senses", "edges,person", "--workers", "2"])

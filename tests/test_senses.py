@@ -213,6 +213,23 @@ def test_missing_weights_are_named_while_others_run(missing, monkeypatch, photo)
     assert not status["depth"] and status["edges"] and missing in status["depth"].reason
 
 
+def test_a_checkpoints_trained_senses_go_first_and_a_pin_still_wins(tiny_models, monkeypatch, photo):
+    # Both face parsers can run here; a model trained on mesh parsing must get mesh parsing.
+    monkeypatch.setenv("SENSORIUM_FACE_PARSING_MODEL", tiny_models["face_parsing"])
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert SenseSet(["face_parsing"]).sense("face_parsing").name == "face-parsing-transformers"  # default order
+    trained = SenseSet(["face_parsing", "pose"], preferred={"face_parsing": "face-parsing-mesh", "pose": "pose-openpose"})
+    assert trained.sense("face_parsing").name == "face-parsing-mesh"
+    # The trained provider cannot run (no OpenPose weights offline): the next one does, and says so.
+    assert trained.sense("pose").name == "pose-mediapipe"
+    assert "trained on pose-openpose maps, which cannot run here" in trained.status()["pose"].reason
+    out = trained.extract(photo, 64)
+    assert {"face_parsing", "pose"} <= set(out)
+    monkeypatch.setenv("SENSORIUM_FACE_PARSING_PROVIDER", "face-parsing-transformers")
+    pinned = SenseSet(["face_parsing"], preferred={"face_parsing": "face-parsing-mesh"})
+    assert pinned.sense("face_parsing").name == "face-parsing-transformers"
+
+
 def test_unknown_names_fail_loudly():
     with pytest.raises(KeyError):
         SenseSet(["smell"])

@@ -43,6 +43,11 @@ def test_tiny_model_overfits_real_photos(data, tmp_path):
     assert last < 0.5 * first, (first, last)
     assert (tmp_path / "export" / "model.safetensors").is_file()
     assert list((tmp_path / "samples").glob("*.png"))
+    # The export names the senses its maps came from; the pipeline extracts with those first.
+    from sensorium.pipeline import TranslationPipeline
+
+    pipe = TranslationPipeline.from_pretrained(tmp_path / "export", device="cpu")
+    assert pipe.model.metadata["senses"] == {"edges": "edges-canny"} == pipe.senses.preferred
 
 
 def test_resume_reproduces_an_uninterrupted_run_bitwise(data, tmp_path):

@@ -29,7 +29,7 @@ def prepare_edges_dataset(root: Path, size: int = 32, domains: tuple[str, ...] =
         edges = cv2.Canny(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), 50, 150).astype(np.float32) / 255
         sub = root / domains[i % len(domains)] if domains else root
         sub.mkdir(parents=True, exist_ok=True)
-        save_sample(sub / f"photo{i}.npz", img, {"edges": torch.from_numpy(edges)[None]})
+        save_sample(sub / f"photo{i}.npz", img, {"edges": torch.from_numpy(edges)[None]}, providers={"edges": "edges-canny"})
     return root
 
 

@@ -146,7 +146,8 @@ def compare(checkpoints: dict[str, str], data: str, out: Path, pairs: int = 64, 
             metrics.update(fid_kid(real_feats[(src, tgt)], mixes, dev))
             if senses:
                 c = ds.batch(content_idx)
-                cc = content_consistency(mixes, c["maps"].cpu(), c["presence"].cpu(), model.config.modalities)
+                cc = content_consistency(mixes, c["maps"].cpu(), c["presence"].cpu(), model.config.modalities,
+                                         ds.providers())  # fmt: skip
                 metrics["content_consistency"] = cc
             task = task_name(src, tgt)
             row = {"model": name, "checkpoint": str(path), "config": describe(model), "task": task,

@@ -117,7 +117,8 @@ def evaluate(checkpoint: str, data: str, out: Path, pairs: int = 64, seed: int =
     if isinstance(lpips, str):
         metrics["lpips_note"] = lpips
     if senses:
-        metrics["content_consistency"] = content_consistency(mixes, maps_used, presence_used, cfg.modalities)
+        metrics["content_consistency"] = content_consistency(mixes, maps_used, presence_used, cfg.modalities,
+                                                             ds.providers())  # fmt: skip
     feats = inception_features(mixes, dev)
     if isinstance(feats, str):
         metrics["fid"] = metrics["kid"] = None
@@ -132,12 +133,15 @@ def evaluate(checkpoint: str, data: str, out: Path, pairs: int = 64, seed: int =
     return metrics
 
 
-def content_consistency(outputs: torch.Tensor, maps: torch.Tensor, presence: torch.Tensor, modalities) -> dict:
-    """Re-run each available sense on the outputs; mean |Δ| to the input map where it was present."""
+def content_consistency(outputs: torch.Tensor, maps: torch.Tensor, presence: torch.Tensor, modalities,
+                        providers: dict[str, str] | None = None) -> dict:  # fmt: skip
+    """Re-run each available sense on the outputs; mean |Δ| to the input map where it was present.
+    `providers` (the held-out set's, from prepare.py) makes the re-run use the senses that made the
+    input maps."""
     from sensorium.modalities import MODALITIES
     from sensorium.senses import SenseSet
 
-    senses = SenseSet(modalities)
+    senses = SenseSet(modalities, preferred=providers)
     status = senses.status()
     result, start = {}, 0
     for k, m in enumerate(modalities):

@@ -57,8 +57,9 @@ def prepare_one(job: tuple[str | int, str, str, int, list[str], bool]) -> tuple[
         if need not in maps or not maps[need].found:
             return "skipped", f"{label}: no {need} found ({maps.notes.get(need, 'nothing detected')})"
     tensors = {m: sm.tensor for m, sm in maps.items() if sm.found}
+    providers = {m: _senses.sense(m).name for m in tensors}
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
-    save_sample(Path(dst), np.asarray(image), tensors, notes=maps.notes)
+    save_sample(Path(dst), np.asarray(image), tensors, notes=maps.notes, providers=providers)
     return "done", f"{label}: {sorted(tensors)}"
 
 

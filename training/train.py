@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> Path:
         fit_style_statistics(ema, dataset, device, autocast)
         meta = {"steps": final, "data": str(cfg.data), "resolution": int(dataset[0]["image"].shape[-1]),
                 "perceptual": vgg.mode if vgg is not None else "none", "device": describe_device(device),
-                "world_size": info.world_size, "domains": dataset.domains,
+                "world_size": info.world_size, "domains": dataset.domains, "senses": dataset.providers(),
                 "trained_modalities": [m for m, seen in zip(cfg.model.modalities, dataset.presence.any(0), strict=True) if seen]}  # fmt: skip
         dtype = torch.float16 if cfg.export_dtype == "float16" else None
         ema.cpu().save_pretrained(export, dtype=dtype, metadata=meta)

@@ -68,7 +68,7 @@ def load_pipeline(args: argparse.Namespace, map_cache_entries: int = 512) -> Tra
     import torch
 
     from ..model import CheckpointError, Sensorium
-    from ..pipeline import TranslationPipeline, pick_device
+    from ..pipeline import TranslationPipeline, pick_device, trained_senses
     from ..senses import SenseSet
     from ..senses.map_cache import MapCache
 
@@ -85,7 +85,8 @@ def load_pipeline(args: argparse.Namespace, map_cache_entries: int = 512) -> Tra
         raise CLIError(f"{exc}{hint}") from exc
     if args.resolution < model.config.stride or args.resolution % model.config.stride:
         raise CLIError(f"--resolution must be a multiple of {model.config.stride} for this checkpoint")
-    senses = SenseSet(model.config.modalities, device=device, cache=MapCache(max_entries=map_cache_entries))
+    senses = SenseSet(model.config.modalities, device=device, cache=MapCache(max_entries=map_cache_entries),
+                      preferred=trained_senses(model))  # fmt: skip
     return TranslationPipeline(model, senses=senses, device=device)
 
 

@@ -16,6 +16,9 @@ holding config.json, preprocessor_config.json and weights; for pose/edges a dire
 `body_pose_model.pth` / `ControlNetHED.pth`). `SENSORIUM_<MODALITY>_PROVIDER` (e.g.
 `SENSORIUM_EDGES_PROVIDER=edges-hed`) pins a provider. Constructor / call arguments beat env vars.
 Canny comes before HED on purpose: it gives the same maps on every machine.
+A checkpoint's export names the providers its training maps came from (`metadata.senses`); the
+pipeline tries those first, so a model sees at inference the maps it was trained on, whichever
+providers this machine has (a pin, by argument or env var, still wins).
 """
 
 from __future__ import annotations
@@ -110,16 +113,19 @@ def provider_env_var(modality: str) -> str:
     return f"SENSORIUM_{modality.upper()}_PROVIDER"
 
 
-def resolve(modality: str, choice: SenseChoice | None = None) -> tuple[Sense | None, list[str]]:
+def resolve(modality: str, choice: SenseChoice | None = None, prefer: str | None = None) -> tuple[Sense | None, list[str]]:
     """The sense to use for `modality` and the reasons of every provider skipped on the way.
 
-    With a provider (argument, else env var) only that one is tried. A model override applies to
-    the providers that take weights. Returns (None, reasons) when nothing can run. Never raises
+    With a provider (argument, else env var) only that one is tried; otherwise `prefer` (a
+    provider name, e.g. the one a checkpoint was trained with) goes first. A model override applies
+    to the providers that take weights. Returns (None, reasons) when nothing can run. Never raises
     for availability (only for unknown modality / provider names).
     """
     choice = choice or SenseChoice()
     candidates = providers_of(modality)
     wanted = choice.provider or os.environ.get(provider_env_var(modality)) or None
+    if not wanted and prefer:
+        candidates = tuple(sorted(candidates, key=lambda p: p.name != prefer))  # stable: the rest keep their order
     if wanted:
         candidates = tuple(p for p in candidates if p.name == wanted)
         if not candidates:

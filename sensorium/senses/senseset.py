@@ -53,6 +53,7 @@ class SenseSet:
     """The senses filling `modalities` on `device`.
 
     overrides: modality -> SenseChoice(provider, model) or a plain model string (hub id / dir).
+    preferred: modality -> provider name tried first (a checkpoint's `metadata.senses`).
     cache: shared MapCache (pass the same one to several SenseSets to share maps).
     Providers are resolved lazily on first use; models load lazily, once per process.
     """
@@ -63,12 +64,14 @@ class SenseSet:
         device: str | torch.device = "cpu",
         overrides: Mapping[str, SenseChoice | str] | None = None,
         cache: MapCache | None = None,
+        preferred: Mapping[str, str] | None = None,
     ) -> None:
         self.modalities = tuple(modalities or DEFAULT_MODALITIES)
         for m in self.modalities:
             providers_of(m)  # unknown names fail here, loudly, not at the first image
         self.device = torch.device(device)
         self.overrides = {m: SenseChoice(model=c) if isinstance(c, str) else c for m, c in (overrides or {}).items()}
+        self.preferred = dict(preferred or {})
         self.cache = cache if cache is not None else MapCache()
         self._lock = threading.Lock()
         self._resolved: dict[str, tuple[Sense | None, str]] = {}
@@ -79,12 +82,15 @@ class SenseSet:
         with self._lock:
             if modality in self._resolved:
                 return self._resolved[modality]
-        sense, reasons = resolve(modality, self.overrides.get(modality))
+        sense, reasons = resolve(modality, self.overrides.get(modality), self.preferred.get(modality))
         if sense is None:
             entry = (None, " | ".join(reasons) or f"no sense for {modality!r}")
         else:
             sense.device = self.device
             skipped = f"using {sense.label}; skipped: " + " | ".join(reasons) if reasons else ""
+            trained = self.preferred.get(modality)
+            if trained and sense.name != trained:
+                skipped = f"the checkpoint was trained on {trained} maps, which cannot run here; {skipped}"
             entry = (sense, skipped)
         with self._lock:
             return self._resolved.setdefault(modality, entry)
