@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from . import bench_app, bench_generator, bench_senses, bench_training
+from . import bench_app, bench_data, bench_generator, bench_pipeline, bench_senses, bench_training
 from .common import publish
 
 
@@ -24,6 +24,8 @@ def main() -> None:
     bench_generator.run(a.quick, a.device, "demo", write)
     publish(bench_senses.run(a.quick, a.device or "cpu"), write)
     bench_training.run(a.quick, "demo", write=write)
+    bench_data.run(a.quick, write=write)
+    bench_pipeline.run(a.quick, a.device, write=write)
     bench_app.run(a.quick, 20, write=write)
     print(f"all benchmarks: {time.perf_counter() - t0:.0f} s")
 

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The next lent-GPU session, in two calls of under 10 minutes each (the device's per-call limit),
+# made back to back while the machine is warm. Everything lands in $OUT as soon as it exists,
+# and only a few files: the device tool returns a handful.
+#
+#   bash benchmarks/gpu_next.sh train 8   # demo checkpoint: train 8 min at 256², export into $OUT
+#   bash benchmarks/gpu_next.sh bench     # CUDA checks; senses (full-size replicas) and the app's
+#                                         # server work (bench_pipeline) on the GPU
+#
+# Carry data/prepared (the maps are made here: the device has no mediapipe). The device cannot
+# reach pytorch.org: SENSORIUM_OFFLINE=1 skips the VGG/AlexNet/Inception download probes, and the
+# perceptual loss takes its logged random-VGG fallback.
+set -u
+OUT=${OUT:-/tmp/gpu_out}; mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 SENSORIUM_OFFLINE=1 HF_HUB_OFFLINE=1 TORCHINDUCTOR_CACHE_DIR=/tmp/inductor
+case "${1:-}" in
+train)
+  MIN=${2:-8}
+  DEMO="--model.channels 16 --model.max_channels 128 --model.fusion_hidden 16 --model.style_channels 16 --model.fusion_style_dim 16 --model.style_dim 64"
+  timeout $(( MIN * 60 + 60 )) python -m training.train --data data/prepared/portraits --out /tmp/demo --steps 1000000 \
+    --batch_size 32 --time_limit_min "$MIN" --log_every 100 --sample_every 1000000 --ckpt_every 1000000 --keep_last 1 \
+    --lambda_l1 1 --lr_g 2e-4 --lr_d 4e-4 --ema_start 500 --export_dtype float16 $DEMO > /tmp/demo_train.txt 2>&1
+  cp /tmp/demo/export/config.json /tmp/demo/export/model.safetensors "$OUT/"
+  cp /tmp/demo/log.jsonl "$OUT/demo_log.jsonl"; cp /tmp/demo/samples/*.png "$OUT/demo_sample.png" 2>/dev/null
+  timeout 60 python -m training.evaluate /tmp/demo/export --data data/prepared/portraits_val --out /tmp/eval --pairs 48 \
+    --no-senses > /dev/null 2>&1 && cp /tmp/eval/metrics.json "$OUT/demo_eval.json"
+  tail -c 400 /tmp/demo_train.txt ;;
+bench)
+  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader > "$OUT/gpu.txt" 2>&1
+  timeout 90 python -m benchmarks.gpu_checks > "$OUT/checks.txt" 2>&1; tail -2 "$OUT/checks.txt"
+  timeout 200 python -m benchmarks.bench_senses --device cuda --replicas > "$OUT/senses_gpu.md" 2>&1
+  timeout 120 python -m benchmarks.bench_pipeline --device cuda --no-write > "$OUT/pipeline_gpu.md" 2>&1
+  timeout 120 python -m benchmarks.bench_generator --config default --no-write > "$OUT/generator_default.md" 2>&1
+  grep "^|" "$OUT/senses_gpu.md" "$OUT/pipeline_gpu.md" | head -30 ;;
+*) echo "usage: gpu_next.sh train MINUTES | bench"; exit 2 ;;
+esac
