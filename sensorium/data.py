@@ -8,6 +8,7 @@ Layout: `root/<domain>/<name>.npz` (a single-domain set may put files directly i
 from __future__ import annotations
 
 import os
+import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -91,6 +92,7 @@ class SenseDataset(Dataset):
         self.in_memory = in_memory
         self.decode_threads = decode_threads or min(8, os.cpu_count() or 1)
         self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()  # the training thread and the prefetch thread both read
         if in_memory:
             decoded = [first] + [self._decode(f) for f in self.files[1:]]
             self.images = torch.stack([d[0] for d in decoded])  # (N, 3, H, W) uint8
@@ -142,8 +144,9 @@ class SenseDataset(Dataset):
     def read(self, idx: Sequence[int] | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 (images, maps) of an on-disk set, decoded on the CPU (pinned for a GPU device).
         Safe to call from a background thread: it touches no device."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.decode_threads, thread_name_prefix="decode")
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.decode_threads, thread_name_prefix="decode")
         decoded = list(self._pool.map(self._decode, [self.files[int(i)] for i in idx]))
         images, maps = torch.stack([d[0] for d in decoded]), torch.stack([d[1] for d in decoded])
         if self.device.type == "cuda":
