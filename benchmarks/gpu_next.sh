@@ -6,6 +6,8 @@
 #   bash benchmarks/gpu_next.sh train 8   # demo checkpoint: train 8 min at 256², export into $OUT
 #   bash benchmarks/gpu_next.sh bench     # CUDA checks; senses (full-size replicas) and the app's
 #                                         # server work (bench_pipeline) on the GPU
+#   bash benchmarks/gpu_next.sh ablation 2000  # full Sensorium vs content-only SPADE on the offline
+#                                         # two-domain stand-in at 128², same steps and seed; one table
 #
 # Carry data/prepared (the maps are made here: the device has no mediapipe). The device cannot
 # reach pytorch.org: SENSORIUM_OFFLINE=1 skips the VGG/AlexNet/Inception download probes, and the
@@ -32,5 +34,20 @@ bench)
   timeout 120 python -m benchmarks.bench_pipeline --device cuda --no-write > "$OUT/pipeline_gpu.md" 2>&1
   timeout 120 python -m benchmarks.bench_generator --config default --no-write > "$OUT/generator_default.md" 2>&1
   grep "^|" "$OUT/senses_gpu.md" "$OUT/pipeline_gpu.md" | head -30 ;;
-*) echo "usage: gpu_next.sh train MINUTES | bench"; exit 2 ;;
+ablation)
+  STEPS=${2:-2000}
+  python -m training.data.domains build --domain portraits=data/prepared/portraits,data/prepared/portraits_val \
+    --domain scenes=data/prepared/scenes --val 12 --resolution 128 --out /tmp/standin_128 > /dev/null
+  DEMO="--model.channels 16 --model.max_channels 128 --model.fusion_hidden 16 --model.style_channels 16 --model.fusion_style_dim 16 --model.style_dim 64"
+  for row in sensorium spade_content_only; do
+    rm -rf /tmp/abl/$row  # same steps for both rows: a fresh run, not a resume
+    timeout 300 python -m training.train --config training/configs/$row.yaml --data /tmp/standin_128/train \
+      --out /tmp/abl/$row --steps "$STEPS" --batch_size 32 --seed 0 --lambda_l1 1 \
+      --log_every 100 --sample_every 1000000 --ckpt_every 1000000 $DEMO > "/tmp/abl_$row.txt" 2>&1
+  done
+  timeout 120 python -m training.compare --data /tmp/standin_128/val --out /tmp/abl/table --pairs 128 --no-senses \
+    --checkpoints sensorium=/tmp/abl/sensorium/export spade_content_only=/tmp/abl/spade_content_only/export > /dev/null 2>&1
+  cp /tmp/abl/table/table.md "$OUT/ablation_table.md"; cp /tmp/abl/table/grid_portraits_to_scenes.png "$OUT/"
+  grep -h "steps\|time limit" /tmp/abl_*.txt | tail -4; cat "$OUT/ablation_table.md" ;;
+*) echo "usage: gpu_next.sh train MINUTES | bench | ablation STEPS"; exit 2 ;;
 esac
