@@ -101,7 +101,7 @@ def run(quick: bool = True, files: int | None = None, step_ms: float = 400.0, ba
         ds.decode_threads, ds._pool = min(8, cpus), None
         no_prefetch, with_prefetch = stall(ds, batch, steps, step_ms, False), stall(ds, batch, steps, step_ms, True)
     text = header(f"On-disk training data ({n} files, {size_gb:.1f} GB, 256², every sense, batch {batch})", torch.device("cpu"))
-    text += f"\n\n{what}; written in {built:.0f} s, so the page cache is warm (a first epoch from a cold disk is slower).\n\n"
+    text += f"\n{what}; written in {built:.0f} s, so the page cache is warm (a first epoch from a cold disk is slower).\n\n"
     text += "| decode threads | img/s |\n|---|---|\n" + "".join(f"| {t} | {r:.0f} |\n" for t, r in rows)
     text += (f"\nStall per step waiting for the batch, with a {step_ms:.0f} ms stand-in step (median of {steps - 2}): "
              f"{no_prefetch:.0f} ms reading in line, {with_prefetch:.1f} ms with `BatchPrefetcher`.\n")  # fmt: skip

@@ -125,9 +125,12 @@ def run(quick: bool = False, device: str = "cpu", replicas: bool = False) -> str
         for providers in PROVIDERS.values():
             for provider in providers:
                 rows.append((provider.modality, *_time_provider(provider, image, device, runs, Path(tmp), replicas)))
+    import torch
+
+    from benchmarks.common import header
+
     lines = [
-        f"Senses on one 512x512 photo (skimage astronaut), device={device}, warm = median of {runs}",
-        "",
+        header("Senses on one 512x512 photo (skimage astronaut)", torch.device(device), f"warm = median of {runs}"),
         "| modality | provider | cold ms (load + 1st) | warm ms | weights |",
         "| --- | --- | ---: | ---: | --- |",
     ]
