@@ -55,12 +55,25 @@ class DemoState:
         return tuple(m for m in self.modalities if self.availability[m].ok)
 
     @property
-    def resolutions(self) -> list[int]:
-        """Output sizes (long side) offered in the UI: multiples of the model stride up to the limit."""
+    def trained_resolution(self) -> int | None:
+        """The size the checkpoint was trained at (its export metadata), when the UI can offer it."""
+        r = getattr(self.pipe.model, "metadata", {}).get("resolution")
         stride = self.pipe.config.stride
-        steps = [r for r in RESOLUTION_STEPS if r <= self.max_resolution and r % stride == 0]
-        return steps or [max(stride, self.max_resolution // stride * stride)]
+        return int(r) if isinstance(r, int) and stride <= r <= self.max_resolution and r % stride == 0 else None
+
+    @property
+    def resolutions(self) -> list[int]:
+        """Output sizes (long side) offered in the UI: multiples of the model stride up to the limit,
+        and the checkpoint's training size."""
+        stride = self.pipe.config.stride
+        steps = {r for r in RESOLUTION_STEPS if r <= self.max_resolution and r % stride == 0}
+        if self.trained_resolution:
+            steps.add(self.trained_resolution)
+        return sorted(steps) or [max(stride, self.max_resolution // stride * stride)]
 
     @property
     def default_resolution(self) -> int:
+        """The training size when known (a model looks best at the scale it learnt), else ≤ 256."""
+        if self.trained_resolution:
+            return self.trained_resolution
         return max(r for r in self.resolutions if r <= 256) if min(self.resolutions) <= 256 else self.resolutions[0]

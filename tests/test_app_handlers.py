@@ -176,3 +176,16 @@ def test_download_is_a_png(state):
     path = h.save_png(state, r.image)
     with Image.open(path) as saved:
         assert saved.format == "PNG" and np.array_equal(np.asarray(saved.convert("RGB")), np.asarray(r.image))
+
+
+def test_the_app_opens_at_the_checkpoints_training_resolution(tmp_path):
+    # A model looks best at the scale it learnt: a 64² export opens at 64, a 256² one at 256.
+    from sensorium import Sensorium, tiny_config
+    from sensorium.pipeline import TranslationPipeline
+
+    for trained, expected in ((64, 64), (256, 256), (100, 256), (None, 256)):
+        metadata = {"resolution": trained} if trained else {}
+        path = Sensorium(tiny_config()).save_pretrained(tmp_path / str(trained), metadata=metadata)
+        state = h.DemoState.create(TranslationPipeline.from_pretrained(path, device="cpu"), max_resolution=256)
+        assert state.default_resolution == expected and expected in state.resolutions, (trained, state.resolutions)
+        assert h.check_resolution(state, None) == (expected, [])
