@@ -155,3 +155,31 @@ def test_prefetched_on_disk_training_equals_in_memory_training(data, tmp_path):
     for part in ("model", "disc", "ema"):
         for k in a[part]:
             assert torch.equal(a[part][k], b[part][k]), (part, k)
+
+
+def test_one_generator_forward_serves_both_updates_and_d_never_trains_g():
+    # D's loss must not reach G through the shared fakes; G's loss must reach every G parameter.
+    from contextlib import nullcontext
+
+    from sensorium import Sensorium, tiny_config
+    from sensorium.discriminator import MultiscaleDiscriminator
+    from training.config import TrainConfig
+    from training.steps import Batch, d_step, g_step, generate_pair
+
+    torch.manual_seed(0)
+    cfg = TrainConfig(model=tiny_config(), perceptual="none", lambda_l1=1.0, r1_gamma=1.0, r1_every=1)
+    g = Sensorium(cfg.model)
+    d = MultiscaleDiscriminator(3, cfg.model.map_channels, 8, 3, 2, 1)
+    b, c = 2, cfg.model.map_channels
+    batch = Batch(torch.rand(b, 3, 32, 32) * 2 - 1, torch.rand(b, c, 32, 32), torch.ones(b, len(cfg.model.modalities)),
+                  torch.zeros(b, dtype=torch.long), torch.tensor([1, 0]))  # fmt: skip
+    rec, mix = generate_pair(g, batch)
+    d_loss, stats = d_step(d, batch, rec, mix, batch.maps, cfg, 0, nullcontext)
+    d_loss.backward()
+    assert "d_r1" in stats and all(p.grad is None for p in g.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in d.parameters())
+    d.requires_grad_(False)
+    g_loss, _, _ = g_step(d, None, batch, rec, mix, batch.maps, cfg, nullcontext)
+    g_loss.backward()  # the graph kept from the one forward is still whole
+    unreached = [n for n, p in g.named_parameters() if p.grad is None]
+    assert not unreached, unreached

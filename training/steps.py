@@ -69,17 +69,16 @@ def generate_pair(g: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tenso
     return out[:b], out[b:]
 
 
-def d_step(g: nn.Module, d: nn.Module, batch: Batch, cond: torch.Tensor, cfg: TrainConfig, step: int,
-           autocast) -> tuple[torch.Tensor, dict[str, float]]:  # fmt: skip
-    """Discriminator hinge loss on real vs (reconstructions, random pairs); lazy R1 when enabled."""
-    with torch.no_grad(), autocast():
-        rec, mix = generate_pair(g, batch)
+def d_step(d: nn.Module, batch: Batch, rec: torch.Tensor, mix: torch.Tensor, cond: torch.Tensor, cfg: TrainConfig,
+           step: int, autocast) -> tuple[torch.Tensor, dict[str, float]]:  # fmt: skip
+    """Discriminator hinge loss on real vs (reconstructions, random pairs); lazy R1 when enabled.
+    `rec`, `mix` are this step's generator outputs: detached here, so D's loss never reaches G."""
     use_r1 = cfg.r1_gamma > 0 and step % cfg.r1_every == 0
     real = batch.image.detach().requires_grad_(use_r1)
     b = real.shape[0]
     domains = torch.cat([batch.domain, batch.domain, batch.domain[batch.pair]])
     with autocast():
-        out = d(torch.cat([real, rec, mix]), torch.cat([cond, cond, cond]), domains)
+        out = d(torch.cat([real, rec.detach(), mix.detach()]), torch.cat([cond, cond, cond]), domains)
     real_logits = [s[-1][:b] for s in out]
     fake_logits = [s[-1][b:] for s in out]
     loss, stats = d_hinge(real_logits, fake_logits)
@@ -91,13 +90,15 @@ def d_step(g: nn.Module, d: nn.Module, batch: Batch, cond: torch.Tensor, cfg: Tr
     return loss, stats
 
 
-def g_step(g: nn.Module, d_frozen: nn.Module, vgg: VGGPerceptualLoss | None, batch: Batch, cond: torch.Tensor,
-           cfg: TrainConfig, autocast) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:  # fmt: skip
+def g_step(d_frozen: nn.Module, vgg: VGGPerceptualLoss | None, batch: Batch, rec: torch.Tensor, mix: torch.Tensor,
+           cond: torch.Tensor, cfg: TrainConfig, autocast) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:  # fmt: skip
     """Generator + encoders: reconstruct each image from its own maps and style (VGG + feature
-    matching + GAN), and fool D with random (content, style) pairs (GAN only: no target exists)."""
+    matching + GAN), and fool D with random (content, style) pairs (GAN only: no target exists).
+    `rec`, `mix` are the same outputs D just saw, still attached to G's graph: one generator
+    forward serves both updates (G is unchanged between them, so a second pass would recompute
+    the very same images)."""
     b = batch.image.shape[0]
     with autocast():
-        rec, mix = generate_pair(g, batch)
         domains = torch.cat([batch.domain, batch.domain, batch.domain[batch.pair]])
         out = d_frozen(torch.cat([batch.image, rec, mix]), torch.cat([cond, cond, cond]), domains)
     real_feats = [[f[:b].detach() for f in s] for s in out]

@@ -29,7 +29,17 @@ from .config import TrainConfig, config_from_args
 from .logger import RunLogger
 from .prefetch import BatchPrefetcher
 from .sampler import batch_indices, step_generator
-from .steps import Batch, d_step, drop_modalities, ema_decay_at, ema_update, g_step, optimizer_step, random_pairing
+from .steps import (
+    Batch,
+    d_step,
+    drop_modalities,
+    ema_decay_at,
+    ema_update,
+    g_step,
+    generate_pair,
+    optimizer_step,
+    random_pairing,
+)
 
 log = logging.getLogger("sensorium.train")
 
@@ -125,15 +135,19 @@ def main(argv: list[str] | None = None) -> Path:
         batch = get_batch(step)
         cond = batch.maps * expand(batch.presence)[:, :, None, None] if cfg.model.disc_conditional else None
 
+        # One generator forward: [reconstructions; random pairs], kept attached for the G update.
+        with autocast():
+            rec, mix = generate_pair(g_fwd, batch)
+
         # Discriminator: real vs reconstructions and random pairs.
         disc.requires_grad_(True)
-        d_loss, d_stats = d_step(g_fwd, d_train, batch, cond, cfg, step, autocast)
+        d_loss, d_stats = d_step(d_train, batch, rec, mix, cond, cfg, step, autocast)
         ok = distributed.all_true(bool(torch.isfinite(d_loss)), info)
         optimizer_step(opt_d, d_loss, disc.parameters(), cfg.grad_clip, ok)
 
         # Generator + encoders, judged by the (frozen, un-wrapped) discriminator.
         disc.requires_grad_(False)
-        g_loss, g_stats, _ = g_step(g_fwd, disc, vgg, batch, cond, cfg, autocast)
+        g_loss, g_stats, _ = g_step(disc, vgg, batch, rec, mix, cond, cfg, autocast)
         ok_g = distributed.all_true(bool(torch.isfinite(g_loss)), info)
         optimizer_step(opt_g, g_loss, model.parameters(), cfg.grad_clip, ok_g)
         if not (ok and ok_g):
