@@ -10,16 +10,15 @@ from __future__ import annotations
 import argparse
 import re
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image
 
-from .common import header, publish
+from .common import fresh_variant, header, ms_cells, publish
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "assets" / "examples"
@@ -57,12 +56,6 @@ def server_total(status: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def stats(values: list[float]) -> str:
-    values = sorted(values)
-    p95 = values[min(len(values) - 1, int(0.95 * len(values)))]
-    return f"{statistics.median(values) * 1e3:.0f} ms | {p95 * 1e3:.0f} ms"
-
-
 def run(quick: bool = True, requests: int = 20, checkpoint: str | None = None, write: bool = True) -> str:
     from gradio_client import Client, handle_file
 
@@ -84,11 +77,9 @@ def run(quick: bool = True, requests: int = 20, checkpoint: str | None = None, w
             toggles_server.append(server_total(status) or float("nan"))
         news_server, news_client = [], []
         base = Image.open(content).convert("RGB")
-        for i in range(requests):  # a new image each time (mirrored + shifted crop): senses run
-            img = ImageOps.mirror(base) if i % 2 else base
-            img = img.crop((i, i, img.width - 1, img.height - 1))
+        for i in range(requests):  # a new image each time: senses run
             path = tmp / f"new{i}.png"
-            img.save(path)
+            fresh_variant(base, i).save(path)
             t = time.perf_counter()
             _, _, status = client.predict(handle_file(str(path)), handle_file(str(style)), usable, {}, 256, api_name="/translate")
             news_client.append(time.perf_counter() - t)
@@ -103,8 +94,8 @@ def run(quick: bool = True, requests: int = 20, checkpoint: str | None = None, w
                   f"checkpoint {checkpoint or 'bundled demo'}, {requests} requests each")  # fmt: skip
     text += f"\n- app start (process launch → answering): {ready_s:.1f} s\n\n"
     text += "| request | server median | server p95 | client median | client p95 |\n|---|---|---|---|---|\n"
-    text += f"| toggle (cached maps + style) | {stats(toggles_server)} | {stats(toggles_client)} |\n"
-    text += f"| new content image (senses run) | {stats(news_server)} | {stats(news_client)} |\n"
+    text += f"| toggle (cached maps + style) | {ms_cells(toggles_server)} | {ms_cells(toggles_client)} |\n"
+    text += f"| new content image (senses run) | {ms_cells(news_server)} | {ms_cells(news_client)} |\n"
     return publish(text, write)
 
 

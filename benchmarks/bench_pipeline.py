@@ -11,25 +11,19 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
 import time
 from pathlib import Path
 
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
 from sensorium.pipeline import TranslationPipeline
 
-from .common import header, publish, sync
+from .common import fresh_variant, header, ms_cells, publish, sync
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "assets" / "checkpoints" / "sensorium-portraits"
 CONTENT, STYLE = ROOT / "assets/examples/content_obama_portrait.jpg", ROOT / "assets/examples/content_astronaut.jpg"
-
-
-def _ms(values: list[float]) -> str:
-    values = sorted(values)
-    return f"{statistics.median(values) * 1e3:.1f} ms | {values[min(len(values) - 1, int(0.95 * len(values)))] * 1e3:.1f} ms"
 
 
 def run(quick: bool = True, device: str | None = None, checkpoint: str | None = None, requests: int = 20,
@@ -51,18 +45,17 @@ def run(quick: bool = True, device: str | None = None, checkpoint: str | None = 
     n = max(3, requests // 4) if quick else requests
     toggles = [request(content, [m for j, m in enumerate(usable) if j != i % len(usable)])[0] for i in range(n)]
     news, senses_s = [], []
-    for i in range(n):  # a new image each time (mirrored + shifted crop), so the senses run
-        image = ImageOps.mirror(content) if i % 2 else content
-        seconds, timings = request(image.crop((i + 1, i + 1, image.width - 1, image.height - 1)), usable)
+    for i in range(n):  # a new image each time, so the senses run
+        seconds, timings = request(fresh_variant(content, i), usable)
         news.append(seconds)
         senses_s.append(timings["senses"])
     text = header("Pipeline round trip (the app's server work without gradio, 256²)", pipe.device,
                   f"checkpoint {checkpoint or 'bundled demo'}, {n} requests each")  # fmt: skip
     text += f"\nSenses used: {', '.join(pipe.senses.sense(m).name for m in usable)}\n\n"
     text += "| request | median | p95 |\n|---|---|---|\n"
-    text += f"| toggle (cached maps + style): content encoder + generator + PNG | {_ms(toggles)} |\n"
-    text += f"| new content image: senses + content encoder + generator + PNG | {_ms(news)} |\n"
-    text += f"| … of which the senses | {_ms(senses_s)} |\n"
+    text += f"| toggle (cached maps + style): content encoder + generator + PNG | {ms_cells(toggles, 1)} |\n"
+    text += f"| new content image: senses + content encoder + generator + PNG | {ms_cells(news, 1)} |\n"
+    text += f"| … of which the senses | {ms_cells(senses_s, 1)} |\n"
     return publish(text, write)
 
 

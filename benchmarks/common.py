@@ -34,6 +34,27 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def median_p95(values: list[float]) -> tuple[float, float]:
+    """Median and 95th percentile (nearest rank) of a sample."""
+    values = sorted(values)
+    return statistics.median(values), values[min(len(values) - 1, int(0.95 * len(values)))]
+
+
+def ms_cells(values: list[float], decimals: int = 0) -> str:
+    """'median ms | p95 ms' of durations in seconds: two cells of a Markdown table row."""
+    median, p95 = median_p95(values)
+    return f"{median * 1e3:.{decimals}f} ms | {p95 * 1e3:.{decimals}f} ms"
+
+
+def fresh_variant(image, i: int):
+    """Request i's copy of `image` (mirrored every other time, cropped by i px): new content for
+    every content-hash cache, so each request really runs the senses."""
+    from PIL import ImageOps
+
+    image = ImageOps.mirror(image) if i % 2 else image
+    return image.crop((i, i, image.width - 1, image.height - 1))
+
+
 def time_call(fn: Callable[[], object], device: torch.device, warmup: int = 3, iters: int = 10,
               budget_s: float = 20.0) -> tuple[float, float]:  # fmt: skip
     """(median, p95) seconds per call after warm-up; stops early when the time budget is spent."""
@@ -49,8 +70,7 @@ def time_call(fn: Callable[[], object], device: torch.device, warmup: int = 3, i
         times.append(time.perf_counter() - t)
         if time.perf_counter() - start > budget_s and len(times) >= 3:
             break
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, int(0.95 * len(times)))]
+    return median_p95(times)
 
 
 def header(title: str, device: torch.device, extra: str = "") -> str:
