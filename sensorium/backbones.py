@@ -21,9 +21,11 @@ _probes: dict[str, tuple[float, bool]] = {}  # host -> (time, reachable), rememb
 
 
 def downloads_disabled() -> bool:
-    """The user switched downloads off (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE / SENSORIUM_OFFLINE)."""
-    flags = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "SENSORIUM_OFFLINE")
-    return any(os.environ.get(f, "").strip().lower() in {"1", "true", "yes", "on"} for f in flags)
+    """The user switched downloads off: SENSORIUM_OFFLINE, or the hub's own HF_HUB_OFFLINE /
+    TRANSFORMERS_OFFLINE (read by `hub_offline`, which the senses use too)."""
+    from .senses.sources import hub_offline, truthy
+
+    return hub_offline() or truthy(os.environ.get("SENSORIUM_OFFLINE", ""))
 
 
 def reachable(url: str) -> bool:

@@ -38,10 +38,14 @@ class WeightSource:
     reason: str = ""
 
 
+def truthy(flag: str) -> bool:
+    """An environment switch that is on ("1", "true", "yes", "on", any case)."""
+    return flag.strip().lower() in {"1", "true", "yes", "on"}
+
+
 def hub_offline() -> bool:
     """True when the user switched the hub off (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE)."""
-    flags = (os.environ.get("HF_HUB_OFFLINE", ""), os.environ.get("TRANSFORMERS_OFFLINE", ""))
-    return any(f.strip().lower() in {"1", "true", "yes", "on"} for f in flags)
+    return any(truthy(os.environ.get(f, "")) for f in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
 def looks_like_path(spec: str) -> bool:
