@@ -81,7 +81,7 @@ def evaluate_task(model: Sensorium, ds: SenseDataset, content_idx: torch.Tensor,
                   head_c: int, head_s: int) -> tuple[dict, torch.Tensor]:  # fmt: skip
     """evaluate.py's metrics on one task → (metrics, outputs (N, 3, H, W) on CPU in [-1, 1])."""
     stats: dict[str, list[torch.Tensor]] = {k: [] for k in ("psnr", "ssim", "lpips", "cos", "color", "change")}
-    lpips = lpips_net(str(ds.batch(content_idx[:1])["image"].device))
+    lpips = lpips_net(str(ds.device))
     mixes = []
     for chunk in range(0, len(content_idx), 16):
         ci, si = content_idx[chunk : chunk + 16], style_idx[chunk : chunk + 16]
@@ -137,6 +137,7 @@ def compare(checkpoints: dict[str, str], data: str, out: Path, pairs: int = 64, 
         model = Sensorium.from_pretrained(path, device=dev)
         heads = style_heads(model, domains, name)
         ds = SenseDataset(data, model.config.modalities, domains).to(dev)
+        providers = ds.providers()  # the senses that made the held-out maps: re-run the same ones
         for src, tgt in tasks:
             content_idx, style_idx = task_pairs(ds.domain_ids, domains.index(src), domains.index(tgt), pairs, seed)
             metrics, mixes = evaluate_task(model, ds, content_idx, style_idx, heads[src], heads[tgt])
@@ -147,7 +148,7 @@ def compare(checkpoints: dict[str, str], data: str, out: Path, pairs: int = 64, 
             if senses:
                 c = ds.batch(content_idx)
                 cc = content_consistency(mixes, c["maps"].cpu(), c["presence"].cpu(), model.config.modalities,
-                                         ds.providers())  # fmt: skip
+                                         providers)  # fmt: skip
                 metrics["content_consistency"] = cc
             task = task_name(src, tgt)
             row = {"model": name, "checkpoint": str(path), "config": describe(model), "task": task,
