@@ -89,7 +89,7 @@ class SenseSet:
             sense.device = self.device
             skipped = f"using {sense.label}; skipped: " + " | ".join(reasons) if reasons else ""
             trained = self.preferred.get(modality)
-            if trained and sense.name != trained:
+            if trained and sense.name != trained and reasons:  # skipped, not overridden by a pin
                 skipped = f"the checkpoint was trained on {trained} maps, which cannot run here; {skipped}"
             entry = (sense, skipped)
         with self._lock:
