@@ -40,7 +40,8 @@ def clip_segment(p: Point, q: Point, size: tuple[int, int], margin: float) -> tu
             if not lo[axis] <= p[axis] <= hi[axis]:
                 return None
             continue
-        ta, tb = sorted(((lo[axis] - p[axis]) / d[axis], (hi[axis] - p[axis]) / d[axis]))
+        with np.errstate(over="ignore"):  # a vanishing d gives ±inf, which the min/max below handle
+            ta, tb = sorted(((lo[axis] - p[axis]) / d[axis], (hi[axis] - p[axis]) / d[axis]))
         t0, t1 = max(t0, ta), min(t1, tb)
         if t0 > t1:
             return None
