@@ -4,6 +4,8 @@ generator of equal width and depth (no style modulation, no fusion) so Sensorium
 measured ratio. Also times the style encoder and the content encoder on their own.
 
     python -m benchmarks.bench_generator [--quick] [--device cuda] [--config demo|default]
+    python -m benchmarks.bench_generator --device cuda --config default --res 256 \
+        --modes bf16+cl+compile --batches 16       # one cell of the full table
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sensorium.model import Sensorium
 
 from .common import header, peak_tflops, publish, time_call
 
+MODES = ("fp32", "bf16", "bf16+cl", "bf16+cl+compile")
 DEMO_CONFIG = dict(channels=16, max_channels=128, fusion_hidden=16, style_channels=16, fusion_style_dim=16, style_dim=64)
 
 
@@ -117,16 +120,24 @@ def format_rows(rows: list[dict], peak: float | None) -> str:
     return "\n".join(lines)
 
 
-def run(quick: bool = True, device: str | None = None, config: str = "demo", write: bool = True) -> str:
+def run(quick: bool = True, device: str | None = None, config: str = "demo", write: bool = True,
+        only: dict | None = None, json_path: Path | None = None) -> str:  # fmt: skip
+    """`only` narrows the grid (keys "resolutions", "modes", "batches"), e.g. to the one cell a
+    time-limited device session still lacks."""
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     cfg = ModelConfig(**DEMO_CONFIG) if config == "demo" else ModelConfig()
     if dev.type == "cuda":
-        resolutions, modes, batches, iters = (128, 256, 512), ("fp32", "bf16", "bf16+cl", "bf16+cl+compile"), (1, 16), 30
+        resolutions, modes, batches, iters = (128, 256, 512), MODES, (1, 16), 30
         if quick:
             resolutions, modes = (256,), ("fp32", "bf16+cl", "bf16+cl+compile")
     else:
         resolutions, modes, batches, iters = ((128, 256) if quick else (128, 256, 512)), ("fp32",), (1,), (3 if quick else 10)
+    only = only or {}
+    resolutions, modes = only.get("resolutions") or resolutions, only.get("modes") or modes
+    batches = only.get("batches") or batches
     rows = bench(cfg, dev, resolutions, modes, batches, iters)
+    if json_path:
+        json_path.write_text(json.dumps(rows, indent=1))
     enc = encoders(cfg, dev, 256, iters)
     text = header(f"Generator ({config} config: {json.dumps(DEMO_CONFIG) if config == 'demo' else 'ModelConfig()'})", dev)
     text += "\n" + format_rows(rows, peak_tflops(dev)) + "\n\n"
@@ -141,8 +152,12 @@ def main() -> None:
     p.add_argument("--config", choices=("demo", "default"), default="demo")
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--json", type=Path, help="also write the raw rows here")
+    p.add_argument("--res", type=int, nargs="+", help="only these resolutions")
+    p.add_argument("--modes", nargs="+", choices=MODES, help="only these modes")
+    p.add_argument("--batches", type=int, nargs="+", help="only these batch sizes")
     a = p.parse_args()
-    run(a.quick, a.device, a.config, not a.no_write)
+    run(a.quick, a.device, a.config, not a.no_write, {"resolutions": a.res, "modes": a.modes, "batches": a.batches},
+        a.json)
 
 
 if __name__ == "__main__":

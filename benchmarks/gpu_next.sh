@@ -9,6 +9,9 @@
 #                                         # server work (bench_pipeline) on the GPU
 #   bash benchmarks/gpu_next.sh ablation 2000  # full Sensorium vs content-only SPADE on the offline
 #                                         # two-domain stand-in at 128², same steps and seed; one table
+#   bash benchmarks/gpu_next.sh all 560   # one call for a 15-minute session: demo training for what
+#                                         # the benches leave of 560 s, then senses, pipeline and the
+#                                         # default generator's missing cells; six files come back
 #
 # Carry data/prepared (the maps are made here: the device has no mediapipe). The device cannot
 # reach pytorch.org: SENSORIUM_OFFLINE=1 skips the VGG/AlexNet/Inception download probes, and the
@@ -50,5 +53,27 @@ ablation)
     --checkpoints sensorium=/tmp/abl/sensorium/export spade_content_only=/tmp/abl/spade_content_only/export > /dev/null 2>&1
   cp /tmp/abl/table/table.md "$OUT/ablation_table.md"; cp /tmp/abl/table/grid_portraits_to_scenes.png "$OUT/"
   grep -h "steps\|time limit" /tmp/abl_*.txt | tail -4; cat "$OUT/ablation_table.md" ;;
-*) echo "usage: gpu_next.sh train MINUTES | bench | ablation STEPS"; exit 2 ;;
+all)
+  BUDGET=${2:-560}; START=$SECONDS; B="$OUT/bench.md"
+  BENCH_S=250  # senses 70 + pipeline 50 + generator 130: what the benches need after training
+  TRAIN_S=$(( BUDGET - BENCH_S - 40 ))  # 40 s: start, data load, export
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$B" 2>&1
+  python -c "import torch; print('torch', torch.__version__)" >> "$B"
+  DEMO="--model.channels 16 --model.max_channels 128 --model.fusion_hidden 16 --model.style_channels 16 --model.fusion_style_dim 16 --model.style_dim 64"
+  timeout $(( TRAIN_S + 60 )) python -m training.train --data data/prepared/portraits --out /tmp/demo --steps 1000000 \
+    --batch_size "${BATCH:-32}" --time_limit_min "$(python -c "print($TRAIN_S / 60)")" --log_every 100 \
+    --sample_every 1000000 --ckpt_every 1000000 --keep_last 1 --lambda_l1 1 --lr_g 2e-4 --lr_d 4e-4 --ema_start 500 \
+    --export_dtype float16 $DEMO > /tmp/demo_train.txt 2>&1
+  cp /tmp/demo/export/*.safetensors /tmp/demo/export/config.json "$OUT/"; cp /tmp/demo/log.jsonl "$OUT/demo_log.jsonl"
+  tail -c 300 /tmp/demo_train.txt; echo "training done at $(( SECONDS - START )) s"
+  { echo; echo "## senses (full-size replicas where weights are missing)"; } >> "$B"
+  timeout 70 python -m benchmarks.bench_senses --device cuda --replicas >> "$B" 2>&1
+  { echo; echo "## pipeline (depth/segmentation/face-parsing replicas; no mediapipe on this machine)"; } >> "$B"
+  ( eval "$(python -m benchmarks.replicas /tmp/replicas)"; timeout 50 python -m benchmarks.bench_pipeline --device cuda --no-write ) >> "$B" 2>&1
+  { echo; echo "## generator, default config, 256², batch 16"; } >> "$B"
+  LEFT=$(( BUDGET - (SECONDS - START) - 5 ))
+  timeout $(( LEFT > 20 ? LEFT : 20 )) python -m benchmarks.bench_generator --device cuda --config default --res 256 \
+    --modes bf16+cl bf16+cl+compile --batches 16 --no-write >> "$B" 2>&1
+  echo "all done at $(( SECONDS - START )) s"; grep "^|" "$B" | head -40 ;;
+*) echo "usage: gpu_next.sh train MINUTES | bench | ablation STEPS | all SECONDS"; exit 2 ;;
 esac

@@ -189,6 +189,7 @@ def main(argv: list[str] | None = None) -> Path:
                 "trained_modalities": [m for m, seen in zip(cfg.model.modalities, dataset.presence.any(0), strict=True) if seen]}  # fmt: skip
         dtype = torch.float16 if cfg.export_dtype == "float16" else None
         ema.cpu().save_pretrained(export, dtype=dtype, metadata=meta)
+        checkpoint.save_discriminator(disc, export, dtype)
         print(f"exported {export}", flush=True)
     logger.close()
     distributed.cleanup()
