@@ -3,8 +3,8 @@
 # made back to back while the machine is warm. Everything lands in $OUT as soon as it exists,
 # and only a few files: the device tool returns a handful.
 #
-#   bash benchmarks/gpu_next.sh train 8   # demo checkpoint: train 8 min at 256², export into $OUT
-#                                         # (BATCH=1 for a CPU smoke test of the whole call)
+#   bash benchmarks/gpu_next.sh train 8   # demo checkpoint: 8 more minutes at 256² from the shipped
+#                                         # one, export into $OUT (BATCH=1 for a CPU smoke test)
 #   bash benchmarks/gpu_next.sh bench     # CUDA checks; senses (full-size replicas) and the app's
 #                                         # server work (bench_pipeline) on the GPU
 #   bash benchmarks/gpu_next.sh ablation 2000  # full Sensorium vs content-only SPADE on the offline
@@ -23,10 +23,14 @@ case "${1:-}" in
 train)
   MIN=${2:-8}
   DEMO="--model.channels 16 --model.max_channels 128 --model.fusion_hidden 16 --model.style_channels 16 --model.fusion_style_dim 16 --model.style_dim 64"
+  # Continues the shipped checkpoint (generator, encoders and discriminator; its architecture);
+  # INIT= (empty) trains the demo config from scratch instead.
+  INIT=${INIT-assets/checkpoints/sensorium-portraits}
   timeout $(( MIN * 60 + 60 )) python -m training.train --data data/prepared/portraits --out /tmp/demo --steps 1000000 \
     --batch_size "${BATCH:-32}" --time_limit_min "$MIN" --log_every 100 --sample_every 1000000 --ckpt_every 1000000 --keep_last 1 \
-    --lambda_l1 1 --lr_g 2e-4 --lr_d 4e-4 --ema_start 500 --export_dtype float16 $DEMO > /tmp/demo_train.txt 2>&1
-  cp /tmp/demo/export/config.json /tmp/demo/export/model.safetensors "$OUT/"
+    --lambda_l1 1 --lr_g 2e-4 --lr_d 4e-4 --ema_start 500 --export_dtype float16 \
+    $([ -n "$INIT" ] && echo "--init_from $INIT" || echo "$DEMO") > /tmp/demo_train.txt 2>&1
+  cp /tmp/demo/export/config.json /tmp/demo/export/*.safetensors "$OUT/"
   cp /tmp/demo/log.jsonl "$OUT/demo_log.jsonl"; cp /tmp/demo/samples/*.png "$OUT/demo_sample.png" 2>/dev/null
   timeout 60 python -m training.evaluate /tmp/demo/export --data data/prepared/portraits_val --out /tmp/eval --pairs 48 \
     --no-senses > /dev/null 2>&1 && cp /tmp/eval/metrics.json "$OUT/demo_eval.json"

@@ -183,3 +183,46 @@ def test_one_generator_forward_serves_both_updates_and_d_never_trains_g():
     g_loss.backward()  # the graph kept from the one forward is still whole
     unreached = [n for n, p in g.named_parameters() if p.grad is None]
     assert not unreached, unreached
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def test_warm_start_from_an_export_takes_its_architecture_and_both_networks(data, tmp_path):
+    train_main(run_args(data, tmp_path / "first", 3, perceptual="none"))
+    source = tmp_path / "first" / "export"
+    assert (source / checkpoint.DISCRIMINATOR_NAME).is_file()
+    # No --model.* flags: the architecture comes from the export. With both learning rates at 0
+    # the run changes nothing, so its export must hold the source's weights.
+    args = ["--data", str(data), "--out", str(tmp_path / "warm"), "--steps", "1", "--batch_size", "2",
+            "--perceptual", "none", "--lr_g", "0", "--lr_d", "0", "--init_from", str(source)]  # fmt: skip
+    export = train_main(args)
+    a, b = _weights(source / "model.safetensors"), _weights(export / "model.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
+    d_src, d_new = _weights(source / checkpoint.DISCRIMINATOR_NAME), _weights(export / checkpoint.DISCRIMINATOR_NAME)
+    for k in d_src:
+        if not k.endswith(("weight_u", "weight_v")):  # spectral norm's power iteration moves on each forward
+            assert torch.equal(d_src[k], d_new[k]), k
+    meta = json.loads((export / "config.json").read_text())["metadata"]
+    assert meta["init_from"] == {"source": str(source), "steps": 3, "discriminator": True}
+    assert meta["batch_size"] == 2 and meta["training_minutes"] >= 0
+
+
+def test_warm_start_without_a_discriminator_warns_and_a_shape_change_is_named(data, tmp_path, caplog):
+    train_main(run_args(data, tmp_path / "first", 3, perceptual="none"))
+    source = tmp_path / "first" / "export"
+    (source / checkpoint.DISCRIMINATOR_NAME).unlink()
+    base = ["--data", str(data), "--steps", "1", "--batch_size", "2", "--perceptual", "none", "--init_from", str(source)]
+    with caplog.at_level("WARNING"):
+        export = train_main([*base, "--out", str(tmp_path / "no_d")])
+    assert "discriminator starts from random weights" in caplog.text
+    assert json.loads((export / "config.json").read_text())["metadata"]["init_from"]["discriminator"] is False
+    with pytest.raises(SystemExit, match="do not fit this architecture"):
+        train_main([*base, "--out", str(tmp_path / "wider"), "--model.channels", "12"])
+    with pytest.raises(SystemExit, match="no config.json there"):
+        train_main([*base[:-1], str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")])

@@ -49,6 +49,7 @@ class TrainConfig:
     keep_last: int = 3  # training-state checkpoints kept on disk
     export_dtype: Literal["float32", "float16"] = "float32"
     time_limit_min: float = 0.0  # stop (checkpoint + export) after this many minutes; 0 = no limit
+    init_from: str = ""  # warm start from an export (folder or Hub id); its architecture is the default
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
@@ -146,4 +147,8 @@ def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argpar
             model[key[6:]] = value
         else:
             base[key] = value
+    if base.get("init_from"):  # the export's architecture, under any --model.* flags
+        from .warm_start import model_config
+
+        return TrainConfig.from_dict({**base, "model": model_config(base["init_from"], model)}), parser_args
     return TrainConfig.from_dict({**base, "model": ModelConfig(**model) if model else ModelConfig()}), parser_args

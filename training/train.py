@@ -24,7 +24,7 @@ from sensorium.discriminator import MultiscaleDiscriminator
 from sensorium.losses import VGGPerceptualLoss
 from sensorium.model import Sensorium
 
-from . import checkpoint, distributed
+from . import checkpoint, distributed, warm_start
 from .config import TrainConfig, config_from_args
 from .logger import RunLogger
 from .prefetch import BatchPrefetcher
@@ -88,8 +88,12 @@ def main(argv: list[str] | None = None) -> Path:
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     vgg = build_perceptual(cfg, device)
 
-    # -- resume ---------------------------------------------------------------------------------
-    start = 0
+    # -- warm start from an export, then resume (a resumed state overrides the warm start) --------
+    start, started_from, seconds_before = 0, None, 0.0
+    if cfg.init_from:
+        started_from = warm_start.load_into(cfg.init_from, model, ema, disc)
+        print(f"warm start from {cfg.init_from} (its step {started_from['steps']}, discriminator "
+              f"{'loaded' if started_from['discriminator'] else 'random'})", flush=True)  # fmt: skip
     resume = getattr(args, "resume", None)
     if resume:
         found = (checkpoint.load_latest_valid(out / "checkpoints", device) if resume == "latest"
@@ -104,6 +108,7 @@ def main(argv: list[str] | None = None) -> Path:
             opt_g.load_state_dict(state["opt_g"])
             opt_d.load_state_dict(state["opt_d"])
             start = state["step"]
+            seconds_before = float(state.get("train_seconds", 0.0))  # wall time of earlier processes
             print(f"resumed from {path.name} at step {start}", flush=True)
 
     style_unused = cfg.model.modulation == "none" and not cfg.model.use_fusion
@@ -129,7 +134,9 @@ def main(argv: list[str] | None = None) -> Path:
 
     # -- the loop -------------------------------------------------------------------------------
     skipped = 0
-    deadline = time.monotonic() + cfg.time_limit_min * 60 if cfg.time_limit_min else None
+    loop_start = time.monotonic()
+    deadline = loop_start + cfg.time_limit_min * 60 if cfg.time_limit_min else None
+    train_seconds = lambda: seconds_before + time.monotonic() - loop_start  # noqa: E731  across resumes
     final = cfg.steps
     for step in range(start, cfg.steps):
         batch = get_batch(step)
@@ -167,7 +174,7 @@ def main(argv: list[str] | None = None) -> Path:
         if info.is_main and (done % cfg.ckpt_every == 0 or done == final):
             state = {"model": model.state_dict(), "disc": disc.state_dict(), "ema": ema.state_dict(),
                      "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "config": cfg.to_dict(),
-                     "torch_rng": torch.get_rng_state()}  # fmt: skip
+                     "torch_rng": torch.get_rng_state(), "train_seconds": train_seconds()}  # fmt: skip
             checkpoint.save_state(out / "checkpoints", done, state, cfg.keep_last)
         if done == final:
             if final < cfg.steps:
@@ -186,7 +193,9 @@ def main(argv: list[str] | None = None) -> Path:
         meta = {"steps": final, "data": str(cfg.data), "resolution": int(dataset[0]["image"].shape[-1]),
                 "perceptual": vgg.mode if vgg is not None else "none", "device": describe_device(device),
                 "world_size": info.world_size, "domains": dataset.domains, "senses": dataset.providers(),
-                "trained_modalities": [m for m, seen in zip(cfg.model.modalities, dataset.presence.any(0), strict=True) if seen]}  # fmt: skip
+                "trained_modalities": [m for m, seen in zip(cfg.model.modalities, dataset.presence.any(0), strict=True) if seen],
+                "batch_size": cfg.batch_size * info.world_size, "training_minutes": round(train_seconds() / 60, 1),
+                **({"init_from": started_from} if started_from else {})}  # fmt: skip
         dtype = torch.float16 if cfg.export_dtype == "float16" else None
         ema.cpu().save_pretrained(export, dtype=dtype, metadata=meta)
         checkpoint.save_discriminator(disc, export, dtype)
