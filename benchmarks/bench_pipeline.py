@@ -44,18 +44,27 @@ def run(quick: bool = True, device: str | None = None, checkpoint: str | None = 
         request(content, usable)
     n = max(3, requests // 4) if quick else requests
     toggles = [request(content, [m for j, m in enumerate(usable) if j != i % len(usable)])[0] for i in range(n)]
-    news, senses_s = [], []
-    for i in range(n):  # a new image each time, so the senses run
-        seconds, timings = request(fresh_variant(content, i), usable)
-        news.append(seconds)
-        senses_s.append(timings["senses"])
+    def new_images(offset: int) -> tuple[list[float], list[float]]:
+        totals, senses = [], []
+        for i in range(n):  # a new image each time, so the senses run
+            seconds, timings = request(fresh_variant(content, offset + i), usable)
+            totals.append(seconds)
+            senses.append(timings["senses"])
+        return totals, senses
+
+    news, senses_s = new_images(0)
+    pipe.senses.parallel = False  # the same requests with the senses one after another: their ratio
+    serial_news, serial_senses = new_images(n)
+    pipe.senses.parallel = True
     text = header("Pipeline round trip (the app's server work without gradio, 256²)", pipe.device,
                   f"checkpoint {checkpoint or 'bundled demo'}, {n} requests each")  # fmt: skip
     text += f"\nSenses used: {', '.join(pipe.senses.sense(m).name for m in usable)}\n\n"
     text += "| request | median | p95 |\n|---|---|---|\n"
     text += f"| toggle (cached maps + style): content encoder + generator + PNG | {ms_cells(toggles, 1)} |\n"
     text += f"| new content image: senses + content encoder + generator + PNG | {ms_cells(news, 1)} |\n"
-    text += f"| … of which the senses | {ms_cells(senses_s, 1)} |\n"
+    text += f"| … of which the senses (side by side, the default) | {ms_cells(senses_s, 1)} |\n"
+    text += f"| new content image, senses one after another | {ms_cells(serial_news, 1)} |\n"
+    text += f"| … of which the senses | {ms_cells(serial_senses, 1)} |\n"
     return publish(text, write)
 
 

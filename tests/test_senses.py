@@ -213,6 +213,19 @@ def test_missing_weights_are_named_while_others_run(missing, monkeypatch, photo)
     assert not status["depth"] and status["edges"] and missing in status["depth"].reason
 
 
+def test_senses_side_by_side_give_the_maps_and_notes_of_one_after_another(tiny_models, photo):
+    # Every bundled sense, a transformers one and a missing one: threads change nothing but time.
+    mods = [*BUNDLED, "depth", "segmentation"]
+    over = {"depth": tiny_models["depth"], "segmentation": "/nonexistent/sensorium-seg"}
+    side = SenseSet(mods, overrides=over, cache=MapCache()).extract(photo, 128)
+    line = SenseSet(mods, overrides=over, cache=MapCache(), parallel=False).extract(photo, 128)
+    assert list(side) == list(line) == [m for m in mods if m != "segmentation"]  # modality order kept
+    for m in line:
+        assert torch.equal(side[m].tensor, line[m].tensor), m
+    assert side.notes == line.notes and "/nonexistent/sensorium-seg" in side.notes["segmentation"]
+    assert set(side.seconds) == set(line.seconds)
+
+
 def test_a_checkpoints_trained_senses_go_first_and_a_pin_still_wins(tiny_models, monkeypatch, photo):
     # Both face parsers can run here; a model trained on mesh parsing must get mesh parsing.
     monkeypatch.setenv("SENSORIUM_FACE_PARSING_MODEL", tiny_models["face_parsing"])

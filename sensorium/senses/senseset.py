@@ -7,9 +7,11 @@ saying why, and the other modalities still come back.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from PIL import Image
@@ -22,6 +24,20 @@ from .registry import SenseChoice, providers_of, resolve
 __all__ = ["Extraction", "SenseSet", "image_hash"]
 
 Size = int | tuple[int, int] | None
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One pool for every SenseSet and session: a Space's concurrent requests share its threads
+    instead of each starting eight."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1) + 2, thread_name_prefix="sense")
+        return _POOL
 
 
 class Extraction(dict):
@@ -55,6 +71,7 @@ class SenseSet:
     overrides: modality -> SenseChoice(provider, model) or a plain model string (hub id / dir).
     preferred: modality -> provider name tried first (a checkpoint's `metadata.senses`).
     cache: shared MapCache (pass the same one to several SenseSets to share maps).
+    parallel: run a new image's senses side by side (one process-wide thread pool).
     Providers are resolved lazily on first use; models load lazily, once per process.
     """
 
@@ -65,6 +82,7 @@ class SenseSet:
         overrides: Mapping[str, SenseChoice | str] | None = None,
         cache: MapCache | None = None,
         preferred: Mapping[str, str] | None = None,
+        parallel: bool = True,
     ) -> None:
         self.modalities = tuple(modalities or DEFAULT_MODALITIES)
         for m in self.modalities:
@@ -72,6 +90,7 @@ class SenseSet:
         self.device = torch.device(device)
         self.overrides = {m: SenseChoice(model=c) if isinstance(c, str) else c for m, c in (overrides or {}).items()}
         self.preferred = dict(preferred or {})
+        self.parallel = parallel
         self.cache = cache if cache is not None else MapCache()
         self._lock = threading.Lock()
         self._resolved: dict[str, tuple[Sense | None, str]] = {}
@@ -147,22 +166,32 @@ class SenseSet:
         size = as_size(size, image)
         digest = image_hash(image)
         out = Extraction()
+        todo: list[tuple[str, Sense]] = []
         for m in modalities or self.modalities:
             if m not in self.modalities:
                 raise KeyError(f"{m!r} is not in this SenseSet: {self.modalities}")
             sense = self._usable(m, out.notes)
-            if sense is None:
-                continue
+            if sense is not None:
+                todo.append((m, sense))
+
+        def one(sense: Sense) -> tuple[SenseMap | Exception, float]:
             start = time.perf_counter()
             try:
-                result = self.cache.get_or_compute(
-                    self._key(digest, size, sense), lambda s=sense: self._run(s, image, size)
-                )
+                return self.cache.get_or_compute(self._key(digest, size, sense), lambda: self._run(sense, image, size)), \
+                    time.perf_counter() - start  # fmt: skip
             except Exception as exc:  # a sense must never take the request down
-                out.notes[m] = self._record_failure(m, sense, exc)
+                return exc, time.perf_counter() - start
+
+        # Senses are independent: run them side by side. The mediapipe graphs and torch release the
+        # GIL, so CPU senses overlap each other and the GPU's; shared models and the face mesh have
+        # their own locks. Results are the same as one after another (a test checks).
+        pool = _pool() if self.parallel and len(todo) > 1 else None
+        results = list(pool.map(lambda ms: one(ms[1]), todo)) if pool else [one(sense) for _, sense in todo]
+        for (m, sense), (result, seconds) in zip(todo, results, strict=True):
+            out.seconds[m] = seconds
+            if isinstance(result, Exception):
+                out.notes[m] = self._record_failure(m, sense, result)
                 continue
-            finally:
-                out.seconds[m] = time.perf_counter() - start
             out[m] = result
             if result.note:
                 out.notes[m] = result.note
