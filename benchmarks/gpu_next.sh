@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The next lent-GPU session, in two calls of under 10 minutes each (the device's per-call limit),
-# made back to back while the machine is warm. Everything lands in $OUT as soon as it exists,
-# and only a few files: the device tool returns a handful.
+# Lent-GPU sessions (15 minutes of device time, 10 per call): one `all` call, then, while the
+# machine is still warm, more training with `--resume latest` on /tmp/demo if time is left (as on
+# 2026-11-27: `all 555` took 429 s on an H100, the resumed call 315 s). Everything lands in $OUT
+# as soon as it exists, and only a few files: the device tool returns at most eight.
+# `train` and `all` continue the shipped demo checkpoint (`--init_from`); INIT= starts afresh.
 #
 #   bash benchmarks/gpu_next.sh train 8   # demo checkpoint: 8 more minutes at 256² from the shipped
 #                                         # one, export into $OUT (BATCH=1 for a CPU smoke test)
@@ -59,6 +61,7 @@ ablation)
   grep -h "steps\|time limit" /tmp/abl_*.txt | tail -4; cat "$OUT/ablation_table.md" ;;
 all)
   BUDGET=${2:-560}; START=$SECONDS; B="$OUT/bench.md"
+  INIT=${INIT-assets/checkpoints/sensorium-portraits}  # as in `train`: INIT= starts from scratch
   BENCH_S=250  # senses 70 + pipeline 50 + generator 130: what the benches need after training
   TRAIN_S=$(( BUDGET - BENCH_S - 40 ))  # 40 s: start, data load, export
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$B" 2>&1
@@ -67,7 +70,7 @@ all)
   timeout $(( TRAIN_S + 60 )) python -m training.train --data data/prepared/portraits --out /tmp/demo --steps 1000000 \
     --batch_size "${BATCH:-32}" --time_limit_min "$(python -c "print($TRAIN_S / 60)")" --log_every 100 \
     --sample_every 1000000 --ckpt_every 1000000 --keep_last 1 --lambda_l1 1 --lr_g 2e-4 --lr_d 4e-4 --ema_start 500 \
-    --export_dtype float16 $DEMO > /tmp/demo_train.txt 2>&1
+    --export_dtype float16 $([ -n "$INIT" ] && echo "--init_from $INIT" || echo "$DEMO") > /tmp/demo_train.txt 2>&1
   cp /tmp/demo/export/*.safetensors /tmp/demo/export/config.json "$OUT/"; cp /tmp/demo/log.jsonl "$OUT/demo_log.jsonl"
   tail -c 300 /tmp/demo_train.txt; echo "training done at $(( SECONDS - START )) s"
   { echo; echo "## senses (full-size replicas where weights are missing)"; } >> "$B"
