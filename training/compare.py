@@ -27,8 +27,8 @@ import torch
 from sensorium.data import SenseDataset, list_samples
 from sensorium.model import Sensorium
 
-from .evaluate import content_consistency, inception_features, lpips_net, save_grid
-from .metrics import color_distance, frechet_distance, kernel_inception_distance, psnr, ssim
+from .evaluate import content_consistency, inception_features, pair_metrics, save_grid
+from .metrics import frechet_distance, kernel_inception_distance
 
 COLUMNS = [  # (metrics key, table header)
     ("fid", "FID ↓"), ("kid", "KID ↓"), ("reconstruction_psnr", "rec PSNR ↑"), ("reconstruction_ssim", "rec SSIM ↑"),
@@ -76,39 +76,6 @@ def style_heads(model: Sensorium, domains: list[str], name: str) -> dict[str, in
     return {d: trained.index(d) for d in domains}
 
 
-@torch.no_grad()
-def evaluate_task(model: Sensorium, ds: SenseDataset, content_idx: torch.Tensor, style_idx: torch.Tensor,
-                  head_c: int, head_s: int) -> tuple[dict, torch.Tensor]:  # fmt: skip
-    """evaluate.py's metrics on one task → (metrics, outputs (N, 3, H, W) on CPU in [-1, 1])."""
-    stats: dict[str, list[torch.Tensor]] = {k: [] for k in ("psnr", "ssim", "lpips", "cos", "color", "change")}
-    lpips = lpips_net(str(ds.device))
-    mixes = []
-    for chunk in range(0, len(content_idx), 16):
-        ci, si = content_idx[chunk : chunk + 16], style_idx[chunk : chunk + 16]
-        c, s = ds.batch(ci), ds.batch(si)
-        dev = c["image"].device
-        h_c, h_s = torch.full((len(ci),), head_c, device=dev), torch.full((len(ci),), head_s, device=dev)
-        content = model.encode_content(c["maps"], c["presence"])
-        rec = model.generate(content, model.encode_style(c["image"], h_c))
-        s_target = model.encode_style(s["image"], h_s)
-        mix = model.generate(content, s_target)
-        stats["psnr"].append(psnr(rec, c["image"]))
-        stats["ssim"].append(ssim(rec, c["image"]))
-        if not isinstance(lpips, str):
-            stats["lpips"].append(lpips(rec.float(), c["image"].float()))
-        stats["cos"].append(torch.nn.functional.cosine_similarity(model.encode_style(mix, h_s), s_target))
-        stats["color"].append(color_distance(mix, s["image"]))
-        stats["change"].append((mix - rec).abs().mean(dim=(1, 2, 3)) / 2)
-        mixes.append(mix.float().cpu())
-    mean = lambda k: float(torch.cat(stats[k]).float().mean())  # noqa: E731
-    metrics = {"reconstruction_psnr": mean("psnr"), "reconstruction_ssim": mean("ssim"),
-               "style_cosine_similarity": mean("cos"), "style_color_distance": mean("color"),
-               "style_change_l1": mean("change")}  # fmt: skip
-    metrics.update({"reconstruction_lpips": None, "lpips_note": lpips} if isinstance(lpips, str)
-                   else {"reconstruction_lpips": mean("lpips")})  # fmt: skip
-    return metrics, torch.cat(mixes)
-
-
 def fid_kid(real: np.ndarray | str, outputs: torch.Tensor, device: torch.device) -> dict:
     """FID/KID of outputs against real features, or None with the reason when Inception is missing."""
     if isinstance(real, str):
@@ -140,7 +107,7 @@ def compare(checkpoints: dict[str, str], data: str, out: Path, pairs: int = 64, 
         providers = ds.providers()  # the senses that made the held-out maps: re-run the same ones
         for src, tgt in tasks:
             content_idx, style_idx = task_pairs(ds.domain_ids, domains.index(src), domains.index(tgt), pairs, seed)
-            metrics, mixes = evaluate_task(model, ds, content_idx, style_idx, heads[src], heads[tgt])
+            metrics, mixes = pair_metrics(model, ds, content_idx, style_idx, heads[src], heads[tgt])
             if (src, tgt) not in real_feats:  # the real target-domain images, once per task
                 real_idx = [i for i, d in enumerate(ds.domain_ids) if d == domains.index(tgt)]
                 real_feats[(src, tgt)] = inception_features(ds.batch(real_idx)["image"], dev)

@@ -71,6 +71,42 @@ def inception_features(images: torch.Tensor, device: torch.device) -> np.ndarray
 
 
 @torch.no_grad()
+def pair_metrics(model: Sensorium, ds: SenseDataset, content_idx: torch.Tensor, style_idx: torch.Tensor,
+                 head_c: int = 0, head_s: int = 0) -> tuple[dict, torch.Tensor]:  # fmt: skip
+    """The metrics of (content, style) pairs, content and style through the style heads head_c and
+    head_s → (metrics, outputs (N, 3, H, W) on CPU in [-1, 1]). Reconstruction uses the content
+    image as its own style; `style_change_l1` is how far the style moved the output from it (0 for
+    a model that ignores style). One loop for evaluate.py and compare.py."""
+    stats: dict[str, list[torch.Tensor]] = {k: [] for k in ("psnr", "ssim", "lpips", "cos", "color", "change")}
+    lpips = lpips_net(str(ds.device))
+    mixes = []
+    for chunk in range(0, len(content_idx), 16):
+        ci, si = content_idx[chunk : chunk + 16], style_idx[chunk : chunk + 16]
+        c, s = ds.batch(ci), ds.batch(si)
+        dev = c["image"].device
+        h_c, h_s = torch.full((len(ci),), head_c, device=dev), torch.full((len(ci),), head_s, device=dev)
+        content = model.encode_content(c["maps"], c["presence"])
+        rec = model.generate(content, model.encode_style(c["image"], h_c))
+        s_target = model.encode_style(s["image"], h_s)
+        mix = model.generate(content, s_target)
+        stats["psnr"].append(psnr(rec, c["image"]))
+        stats["ssim"].append(ssim(rec, c["image"]))
+        if not isinstance(lpips, str):
+            stats["lpips"].append(lpips(rec.float(), c["image"].float()))
+        stats["cos"].append(torch.nn.functional.cosine_similarity(model.encode_style(mix, h_s), s_target))
+        stats["color"].append(color_distance(mix, s["image"]))
+        stats["change"].append((mix - rec).abs().mean(dim=(1, 2, 3)) / 2)
+        mixes.append(mix.float().cpu())
+    mean = lambda k: float(torch.cat(stats[k]).float().mean())  # noqa: E731
+    metrics = {"reconstruction_psnr": mean("psnr"), "reconstruction_ssim": mean("ssim"),
+               "style_cosine_similarity": mean("cos"), "style_color_distance": mean("color"),
+               "style_change_l1": mean("change")}  # fmt: skip
+    metrics.update({"reconstruction_lpips": None, "lpips_note": lpips} if isinstance(lpips, str)
+                   else {"reconstruction_lpips": mean("lpips")})  # fmt: skip
+    return metrics, torch.cat(mixes)
+
+
+@torch.no_grad()
 def evaluate(checkpoint: str, data: str, out: Path, pairs: int = 64, seed: int = 0,
              device: str | None = None, senses: bool = True) -> dict:  # fmt: skip
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -82,43 +118,12 @@ def evaluate(checkpoint: str, data: str, out: Path, pairs: int = 64, seed: int =
     content_idx = torch.randint(n, (pairs,), generator=g)
     style_idx = (content_idx + torch.randint(1, max(n, 2), (pairs,), generator=g)) % n
     ds.to(dev)
-    batch = lambda idx, key: ds.batch(idx)[key]  # noqa: E731
-
-    lpips = lpips_net(str(dev))
-    rec_psnr, rec_ssim, rec_lpips, mixes, styles_img, maps_used, presence_used = [], [], [], [], [], [], []
-    style_cos, color_d = [], []
-    for chunk in range(0, pairs, 16):
-        ci, si = content_idx[chunk : chunk + 16], style_idx[chunk : chunk + 16]
-        image, maps, presence = batch(ci, "image"), batch(ci, "maps"), batch(ci, "presence")
-        style_image = batch(si, "image")
-        rec = model(maps, presence, image)
-        rec_psnr.append(psnr(rec, image))
-        rec_ssim.append(ssim(rec, image))
-        if not isinstance(lpips, str):
-            rec_lpips.append(lpips(rec.float(), image.float()))
-        s_target = model.encode_style(style_image)
-        mix = model.generate(model.encode_content(maps, presence), s_target)
-        style_cos.append(torch.nn.functional.cosine_similarity(model.encode_style(mix), s_target))
-        color_d.append(color_distance(mix, style_image))
-        mixes.append(mix.cpu())
-        styles_img.append(style_image.cpu())
-        maps_used.append(maps.cpu())
-        presence_used.append(presence.cpu())
-    mixes, styles_img = torch.cat(mixes), torch.cat(styles_img)
-    maps_used, presence_used = torch.cat(maps_used), torch.cat(presence_used)
-    metrics = {
-        "checkpoint": str(checkpoint), "data": str(data), "pairs": pairs, "images": n,
-        "reconstruction_psnr": float(torch.cat(rec_psnr).mean()),
-        "reconstruction_ssim": float(torch.cat(rec_ssim).mean()),
-        "reconstruction_lpips": None if isinstance(lpips, str) else float(torch.cat(rec_lpips).mean()),
-        "style_cosine_similarity": float(torch.cat(style_cos).mean()),
-        "style_color_distance": float(torch.cat(color_d).mean()),
-    }  # fmt: skip
-    if isinstance(lpips, str):
-        metrics["lpips_note"] = lpips
+    metrics, mixes = pair_metrics(model, ds, content_idx, style_idx)
+    metrics = {"checkpoint": str(checkpoint), "data": str(data), "pairs": pairs, "images": n, **metrics}
     if senses:
-        metrics["content_consistency"] = content_consistency(mixes, maps_used, presence_used, cfg.modalities,
-                                                             ds.providers())  # fmt: skip
+        held = ds.batch(content_idx)
+        metrics["content_consistency"] = content_consistency(mixes, held["maps"].cpu(), held["presence"].cpu(),
+                                                             cfg.modalities, ds.providers())  # fmt: skip
     feats = inception_features(mixes, dev)
     if isinstance(feats, str):
         metrics["fid"] = metrics["kid"] = None
@@ -129,7 +134,7 @@ def evaluate(checkpoint: str, data: str, out: Path, pairs: int = 64, seed: int =
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    save_grid(out / "grid.png", content_idx[:8], ds, styles_img[:8], mixes[:8])
+    save_grid(out / "grid.png", content_idx[:8], ds, ds.batch(style_idx[:8])["image"].cpu(), mixes[:8])
     return metrics
 
 
@@ -143,23 +148,24 @@ def content_consistency(outputs: torch.Tensor, maps: torch.Tensor, presence: tor
 
     senses = SenseSet(modalities, preferred=providers)
     status = senses.status()
-    result, start = {}, 0
-    for k, m in enumerate(modalities):
-        c = MODALITIES[m].channels
-        if not status[m].ok:
-            result[m] = f"sense unavailable: {status[m].reason[:160]}"
-        else:
-            errors = []
-            for i in range(len(outputs)):
-                if presence[i, k] < 0.5:
-                    continue
-                img = tensor_to_pil(outputs[i])
-                ext = senses.extract(img, (img.height, img.width), [m])
-                if m in ext:
-                    errors.append((ext[m].tensor - maps[i, start : start + c]).abs().mean().item())
-            result[m] = float(np.mean(errors)) if errors else "no samples with this modality"
-        start += c
-    return result
+    usable = [m for m in modalities if status[m].ok]
+    channels, start = {}, 0
+    for m in modalities:
+        channels[m] = slice(start, start + MODALITIES[m].channels)
+        start += MODALITIES[m].channels
+    errors: dict[str, list[float]] = {m: [] for m in usable}
+    for i in range(len(outputs)):
+        present = [m for k, m in enumerate(modalities) if m in usable and presence[i, k] >= 0.5]
+        if not present:
+            continue
+        img = tensor_to_pil(outputs[i])
+        ext = senses.extract(img, (img.height, img.width), present)  # one image's senses side by side
+        for m in present:
+            if m in ext:
+                errors[m].append((ext[m].tensor - maps[i, channels[m]]).abs().mean().item())
+    return {m: f"sense unavailable: {status[m].reason[:160]}" if m not in errors
+            else float(np.mean(errors[m])) if errors[m] else "no samples with this modality"
+            for m in modalities}  # fmt: skip
 
 
 def save_grid(path: Path, content_idx, ds, styles, mixes) -> None:
