@@ -55,6 +55,8 @@ def sample_providers(path: Path) -> dict[str, str]:
 def list_samples(root: str | Path) -> list[tuple[Path, str]]:
     """(file, domain) pairs; the domain is the sub-folder name, or "default" for files in root."""
     root = Path(root)
+    if not root.is_dir():
+        return []  # the caller says what to do about it
     files = sorted(root.glob(f"*{CACHE_SUFFIX}"))
     samples = [(f, "default") for f in files if not f.name.endswith(".tmp.npz")]
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):

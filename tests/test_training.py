@@ -15,6 +15,7 @@ from training import checkpoint
 from training.train import main as train_main
 
 ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "assets" / "checkpoints" / "sensorium-portraits"
 
 
 def run_args(data, out, steps, **extra):
@@ -226,3 +227,16 @@ def test_warm_start_without_a_discriminator_warns_and_a_shape_change_is_named(da
         train_main([*base, "--out", str(tmp_path / "wider"), "--model.channels", "12"])
     with pytest.raises(SystemExit, match="no config.json there"):
         train_main([*base[:-1], str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")])
+
+
+@pytest.mark.parametrize("module", ["training.train", "training.evaluate", "training.compare"])
+def test_a_wrong_data_folder_is_one_clear_line(module, tmp_path):
+    import importlib
+
+    argv = {"training.train": ["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")],
+            "training.evaluate": [str(DEMO), "--data", str(tmp_path / "nowhere"),
+                                  "--out", str(tmp_path / "eval"), "--no-senses"],
+            "training.compare": ["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "cmp"), "--no-senses",
+                                 "--checkpoints", f"demo={DEMO}"]}[module]  # fmt: skip
+    with pytest.raises(SystemExit, match=r"nowhere: no prepared samples \(\*\.npz\) under .*run training/prepare.py first"):
+        importlib.import_module(module).main([*argv])

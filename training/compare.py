@@ -186,8 +186,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--device")
     p.add_argument("--no-senses", action="store_true", help="skip content consistency (needs the senses)")
     args = p.parse_args(argv)
-    table = compare(parse_checkpoints(args.checkpoints), args.data, args.out, args.pairs, args.seed,
-                    args.device, not args.no_senses)  # fmt: skip
+    try:
+        table = compare(parse_checkpoints(args.checkpoints), args.data, args.out, args.pairs, args.seed,
+                        args.device, not args.no_senses)  # fmt: skip
+    except FileNotFoundError as exc:  # a wrong --data: one line, not a traceback
+        raise SystemExit(f"--data {args.data}: {exc}") from exc
     print((args.out / "table.md").read_text())
     return table
 

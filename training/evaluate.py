@@ -186,7 +186,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--device")
     p.add_argument("--no-senses", action="store_true", help="skip content consistency (needs the senses)")
     args = p.parse_args(argv)
-    metrics = evaluate(args.checkpoint, args.data, args.out, args.pairs, args.seed, args.device, not args.no_senses)
+    try:
+        metrics = evaluate(args.checkpoint, args.data, args.out, args.pairs, args.seed, args.device, not args.no_senses)
+    except FileNotFoundError as exc:  # a wrong --data: one line, not a traceback
+        raise SystemExit(f"--data {args.data}: {exc}") from exc
     print(json.dumps(metrics, indent=2))
     return metrics
 

@@ -73,7 +73,10 @@ def main(argv: list[str] | None = None) -> Path:
 
     # -- data: each step's batch is a pure function of (seed, step, rank) -----------------------
     in_memory = {"auto": None, "memory": True, "disk": False}[cfg.data_placement]
-    dataset = SenseDataset(cfg.data, cfg.model.modalities, in_memory=in_memory, decode_threads=cfg.num_workers)
+    try:
+        dataset = SenseDataset(cfg.data, cfg.model.modalities, in_memory=in_memory, decode_threads=cfg.num_workers)
+    except FileNotFoundError as exc:  # a wrong --data: one line, not a traceback
+        raise SystemExit(f"--data {cfg.data}: {exc}") from exc
     if len(dataset.domains) != cfg.model.num_domains:
         raise SystemExit(f"data has domains {dataset.domains} but model.num_domains={cfg.model.num_domains}")
 

@@ -58,9 +58,9 @@ def load_into(source: str, model: Sensorium, ema: Sensorium, disc: torch.nn.Modu
         raise SystemExit(f"--init_from {source}: {exc}") from exc
     try:
         model.load_state_dict(exported.state_dict(), strict=True)
-    except RuntimeError as exc:  # a --model.* flag changed a shape
-        raise SystemExit(f"--init_from {source}: its weights do not fit this architecture "
-                         f"({str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else exc})") from exc  # fmt: skip
+    except RuntimeError as exc:  # a --model.* flag changed a shape; torch lists each tensor below line 1
+        first = (str(exc).splitlines()[1:] or [str(exc)])[0].strip()
+        raise SystemExit(f"--init_from {source}: its weights do not fit this architecture ({first})") from exc
     ema.load_state_dict(model.state_dict(), strict=True)
     info: dict[str, Any] = {"source": str(source), "steps": exported.metadata.get("steps"), "discriminator": False}
     disc_file = _local_file(source, DISCRIMINATOR_NAME)
