@@ -10,6 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import spectral_norm
 
+from .config import ModelConfig
+
 
 class PatchDiscriminator(nn.Module):
     """x (B, C, H, W) → [feat_1, …, feat_L, logits (B, num_domains, h, w)]."""
@@ -57,6 +59,13 @@ class MultiscaleDiscriminator(nn.Module):
             PatchDiscriminator(image_channels + cond_channels, channels, num_layers, num_domains)
             for _ in range(num_scales)
         )
+
+    @classmethod
+    def from_config(cls, config: ModelConfig) -> MultiscaleDiscriminator:
+        """The discriminator a model config trains with (conditioned on the maps or not): one
+        definition for training, warm starts and the size summary."""
+        cond = config.map_channels if config.disc_conditional else 0
+        return cls(3, cond, config.disc_channels, config.disc_layers, config.disc_scales, config.num_domains)
 
     def forward(self, image: torch.Tensor, maps: torch.Tensor | None = None,
                 domain: torch.Tensor | None = None) -> list[list[torch.Tensor]]:  # fmt: skip

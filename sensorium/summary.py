@@ -22,8 +22,7 @@ def count_params(module: torch.nn.Module) -> int:
 def summarize(config: ModelConfig, resolution: int) -> list[tuple[str, int, float]]:
     """Rows of (part, parameters, GFLOP per image at resolution²)."""
     model = Sensorium(config).eval()
-    disc = MultiscaleDiscriminator(3, config.map_channels if config.disc_conditional else 0,
-                                   config.disc_channels, config.disc_layers, config.disc_scales, config.num_domains)  # fmt: skip
+    disc = MultiscaleDiscriminator.from_config(config)
     maps = torch.rand(1, config.map_channels, resolution, resolution)
     presence = torch.ones(1, len(config.modalities))
     image = torch.rand(1, 3, resolution, resolution) * 2 - 1

@@ -240,3 +240,19 @@ def test_a_wrong_data_folder_is_one_clear_line(module, tmp_path):
                                  "--checkpoints", f"demo={DEMO}"]}[module]  # fmt: skip
     with pytest.raises(SystemExit, match=r"nowhere: no prepared samples \(\*\.npz\) under .*run training/prepare.py first"):
         importlib.import_module(module).main([*argv])
+
+
+def test_the_bundled_checkpoint_can_be_warm_started():
+    # The shipped folder must stay a valid --init_from source: its discriminator fits the one its
+    # own config builds, and its generator loads into the architecture that config describes.
+    import copy
+
+    from sensorium.discriminator import MultiscaleDiscriminator
+    from sensorium.model import Sensorium
+    from training import warm_start
+
+    cfg = warm_start.model_config(str(DEMO), {})
+    model = Sensorium(cfg)
+    info = warm_start.load_into(str(DEMO), model, copy.deepcopy(model), MultiscaleDiscriminator.from_config(cfg))
+    steps = json.loads((DEMO / "config.json").read_text())["metadata"]["steps"]
+    assert info == {"source": str(DEMO), "steps": steps, "discriminator": True}

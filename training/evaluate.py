@@ -7,7 +7,8 @@ Metrics (paper §4 uses FID on random pairs; we add what needs no foreign weight
   torchvision's AlexNet weights are present or downloadable (the JSON says why otherwise);
 - random (content, style) pairs: content consistency — the senses re-run on the output and
   compared with the input maps (mean |Δ| per modality, lower is better) — and style consistency
-  (style-encoder cosine similarity and colour-statistics distance to the style image);
+  (style-encoder cosine similarity and colour-statistics distance to the style image), plus how
+  far the output moves when only the style changes (`style_change_l1`; 0 = style ignored);
 - FID / KID on random pairs when torchvision's Inception-v3 weights are present; otherwise the
   JSON says why they are missing.
 """

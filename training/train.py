@@ -83,9 +83,7 @@ def main(argv: list[str] | None = None) -> Path:
     # -- networks, optimisers, EMA -------------------------------------------------------------
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model = Sensorium(cfg.model).to(device, memory_format=memory_format)
-    disc = MultiscaleDiscriminator(3, cfg.model.map_channels if cfg.model.disc_conditional else 0,
-                                   cfg.model.disc_channels, cfg.model.disc_layers, cfg.model.disc_scales,
-                                   cfg.model.num_domains).to(device, memory_format=memory_format)  # fmt: skip
+    disc = MultiscaleDiscriminator.from_config(cfg.model).to(device, memory_format=memory_format)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt_g = torch.optim.Adam(model.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
