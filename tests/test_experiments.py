@@ -188,7 +188,9 @@ def test_split_by_attribute_links_images_into_domains_and_holds_out_whole_photos
     val = {f.stem.rsplit("_", 1)[0] for f in (tmp_path / "built" / "val" / "x").glob("*.npz")}
     train = {f.stem.rsplit("_", 1)[0] for f in (tmp_path / "built" / "train" / "x").glob("*.npz")}
     assert val and train and not val & train
-    from sensorium.data import load_sample
+    from sensorium.data import load_sample, sample_providers
 
-    image, maps = load_sample(next((tmp_path / "built" / "train" / "x").glob("*.npz")))
+    sample = next((tmp_path / "built" / "train" / "x").glob("*.npz"))
+    image, maps = load_sample(sample)
     assert image.shape == (8, 8, 3) and maps["edges"].shape == (1, 8, 8)
+    assert sample_providers(sample) == {"edges": "edges-canny"}  # resized samples keep their senses

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from sensorium.data import CACHE_SUFFIX, load_sample, save_sample
+from sensorium.data import CACHE_SUFFIX, load_sample, sample_providers, save_sample
 
 
 def read_attributes(path: Path, attribute: str) -> dict[str, bool]:
@@ -116,7 +116,7 @@ def build(domains: dict[str, list[Path]], val: int, out: Path, resolution: int |
             if resolution is None:
                 dst.write_bytes(f.read_bytes())
             else:
-                save_sample(dst, *resized(f, resolution))
+                save_sample(dst, *resized(f, resolution), providers=sample_providers(f))  # senses travel on
             counts[part][name] = counts[part].get(name, 0) + 1
     return counts
 
