@@ -95,15 +95,9 @@ class Sensorium(nn.Module):
     def save_pretrained(self, directory: str | os.PathLike, dtype: torch.dtype | None = None,
                         metadata: dict[str, Any] | None = None) -> Path:  # fmt: skip
         """Write config.json + model.safetensors (optionally cast, e.g. fp16 to halve the size)."""
-        from safetensors.torch import save_file
-
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        state = {k: (v.to(dtype) if dtype and v.is_floating_point() else v).detach().cpu().contiguous()
-                 for k, v in self.state_dict().items()}  # fmt: skip
-        tmp = directory / (WEIGHTS_NAME + ".tmp")
-        save_file(state, str(tmp), metadata={"format": "pt"})
-        os.replace(tmp, directory / WEIGHTS_NAME)
+        save_weights(self, directory / WEIGHTS_NAME, dtype)
         payload = {"model": self.config.to_dict(), **({"metadata": metadata} if metadata else {})}
         (directory / CONFIG_NAME).write_text(json.dumps(payload, indent=2))
         return directory
@@ -168,6 +162,18 @@ def _check_header(weights_file: Path, expected: dict[str, torch.Tensor]) -> None
 
 
 MAX_CONFIG_BYTES = 1 << 20  # a config.json is a few KB; refuse to parse anything huge
+
+
+def save_weights(module: nn.Module, path: Path, dtype: torch.dtype | None = None) -> None:
+    """A module's state dict as safetensors (floating tensors optionally cast, e.g. fp16 to halve
+    the size), written to a temp file and renamed: a killed save never leaves half a file."""
+    from safetensors.torch import save_file
+
+    state = {k: (v.to(dtype) if dtype and v.is_floating_point() else v).detach().cpu().contiguous()
+             for k, v in module.state_dict().items()}  # fmt: skip
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, str(tmp), metadata={"format": "pt"})
+    os.replace(tmp, path)
 
 
 def read_config(path: Path) -> tuple[ModelConfig, dict[str, Any]]:

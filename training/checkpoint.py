@@ -111,12 +111,8 @@ DISCRIMINATOR_NAME = "discriminator.safetensors"
 def save_discriminator(disc: torch.nn.Module, directory: Path, dtype: torch.dtype | None = None) -> Path:
     """The discriminator beside an export, so a later run can warm-start both networks from a
     shipped checkpoint (`--init_from`) without the full optimiser state, which is 8× larger."""
-    from safetensors.torch import save_file
+    from sensorium.model import save_weights
 
-    state = {k: (v.to(dtype) if dtype and v.is_floating_point() else v).detach().cpu().contiguous()
-             for k, v in disc.state_dict().items()}  # fmt: skip
     path = Path(directory) / DISCRIMINATOR_NAME
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp), metadata={"format": "pt"})
-    os.replace(tmp, path)
+    save_weights(disc, path, dtype)
     return path
