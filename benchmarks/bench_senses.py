@@ -81,28 +81,24 @@ def _time_provider(provider, image: Image.Image, device: str, runs: int, root: P
             return provider.name, "unavailable", "-", availability.reason.split(";")[0][:90]
         kind = "full-size random replica" if full_size else "tiny stand-in"
         sense, source = provider.factory(stand_in), f"{kind} (real weights missing)"
+    import torch
+
+    from benchmarks.common import sync  # waits for queued GPU work: a time is the sense's, not its launch
+
     model_cache.clear()  # cold = load + first extraction
     images = _variants(image, runs + 1)
     start = time.perf_counter()
     sense.load(device)
     sense(images[0], SIZE)
-    _sync(device)
+    sync(torch.device(device))
     cold = time.perf_counter() - start
     warm = []
     for im in images[1:]:
         start = time.perf_counter()
         sense(im, SIZE)
-        _sync(device)
+        sync(torch.device(device))
         warm.append(time.perf_counter() - start)
     return provider.name, f"{cold * 1000:.0f}", f"{statistics.median(warm) * 1000:.1f}", source
-
-
-def _sync(device: str) -> None:
-    """Wait for queued GPU work, so a time is the sense's and not just its launch."""
-    import torch
-
-    if str(device).startswith("cuda"):
-        torch.cuda.synchronize()
 
 
 def _cache_hit_ms(image: Image.Image, runs: int) -> float:
