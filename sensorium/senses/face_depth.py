@@ -69,7 +69,6 @@ class MeshFaceDepth(FaceMeshSense):
     label = "depth (face mesh)"
     channels = 1
 
-
     def _extract(self, image: Image.Image, size: tuple[int, int]) -> SenseMap:
         faces = face_mesh(image, self.max_faces)
         depth = np.zeros(size, dtype=np.float32)

@@ -56,7 +56,6 @@ class MeshFaceLandmarks(FaceMeshSense):
     label = "face landmarks (face mesh)"
     channels = len(FACE_PARTS)
 
-
     def _extract(self, image: Image.Image, size: tuple[int, int]) -> SenseMap:
         faces = face_mesh(image, self.max_faces)
         t = torch.from_numpy(render_contours(faces, size))
