@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .modalities import MODALITIES, POSE_PARTS
+from .modalities import MODALITIES
 
 CACHE_SUFFIX = ".npz"
 
@@ -174,31 +174,47 @@ class SenseDataset(Dataset):
 
 
 def flip_channel_order(modalities: Sequence[str]) -> list[int]:
-    """Channel permutation that goes with a horizontal flip: left/right body parts swap."""
+    """Channel permutation that goes with a horizontal flip: left/right parts swap (each modality's
+    `flip_pairs`)."""
     order, start = [], 0
     for name in modalities:
-        c = MODALITIES[name].channels
-        idx = list(range(start, start + c))
-        if name == "pose":
-            for a, b in (("left_arm", "right_arm"), ("left_leg", "right_leg")):
-                ia, ib = POSE_PARTS.index(a), POSE_PARTS.index(b)
-                idx[ia], idx[ib] = idx[ib], idx[ia]
+        spec = MODALITIES[name]
+        idx = list(range(start, start + spec.channels))
+        for a, b in spec.flip_pairs:
+            idx[a], idx[b] = idx[b], idx[a]
         order += idx
-        start += c
+        start += spec.channels
     return order
 
 
+def line_channels(modalities: Sequence[str]) -> list[int]:
+    """Indices of the channels that hold thin drawn lines (pose, landmarks, edges)."""
+    out, start = [], 0
+    for name in modalities:
+        spec = MODALITIES[name]
+        if spec.lines:
+            out += range(start, start + spec.channels)
+        start += spec.channels
+    return out
+
+
 def augment(batch: dict[str, torch.Tensor], modalities: Sequence[str], generator: torch.Generator,
-            max_zoom: float = 1.15) -> dict[str, torch.Tensor]:  # fmt: skip
+            max_zoom: float = 1.15, zoom_p: float = 1.0, crisp_lines: bool = False) -> dict[str, torch.Tensor]:  # fmt: skip
     """Random horizontal flip and zoom-crop, applied identically to image and maps (on device).
 
-    Randomness comes from `generator` only, so a resumed run sees the very same augmentations.
+    `zoom_p` is the share of samples that are zoomed at all (the rest are only flipped, so they keep
+    every pixel as prepared); `crisp_lines` resamples line maps (pose, landmarks, edges) with nearest
+    neighbours instead of bilinear, so a 1-px line stays a line. Randomness comes from `generator`
+    only, so a resumed run sees the very same augmentations.
     """
     image, maps = batch["image"], batch["maps"]
     b, _, h, w = image.shape
     flip = torch.rand(b, generator=generator) < 0.5
     zoom = 1 + torch.rand(b, generator=generator) * (max_zoom - 1)
     shift = (torch.rand(b, 2, generator=generator) * 2 - 1) * (1 - 1 / zoom)[:, None]
+    if zoom_p < 1:  # drawn after the rest, so zoom_p = 1 keeps the draws of earlier versions
+        zoomed = torch.rand(b, generator=generator) < zoom_p
+        zoom, shift = torch.where(zoomed, zoom, 1.0), shift * zoomed[:, None]
     order = torch.tensor(flip_channel_order(modalities))
     flip, zoom, shift = flip.to(image.device), zoom.to(image.device), shift.to(image.device)
     maps = torch.where(flip[:, None, None, None], maps[:, order.to(maps.device)], maps)
@@ -207,5 +223,12 @@ def augment(batch: dict[str, torch.Tensor], modalities: Sequence[str], generator
     theta[:, 1, 1] = 1 / zoom
     theta[:, :, 2] = shift
     grid = torch.nn.functional.affine_grid(theta, [b, 1, h, w], align_corners=False)
-    sample = lambda t: torch.nn.functional.grid_sample(t, grid, mode="bilinear", padding_mode="reflection", align_corners=False)  # noqa: E731
-    return {**batch, "image": sample(image), "maps": sample(maps)}
+    def sample(t: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+        return torch.nn.functional.grid_sample(t, grid, mode=mode, padding_mode="reflection", align_corners=False)
+
+    out_maps = sample(maps)
+    lines = line_channels(modalities) if crisp_lines else []
+    if lines:
+        idx = torch.tensor(lines, device=maps.device)
+        out_maps[:, idx] = sample(maps[:, idx], "nearest")
+    return {**batch, "image": sample(image), "maps": out_maps}

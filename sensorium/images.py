@@ -27,6 +27,8 @@ MAX_FILE_BYTES = 200 * 1024 * 1024  # refuse to even read larger uploads
 # Formats we let Pillow try. A whitelist keeps exotic plugins (EPS runs Ghostscript) out of reach.
 _FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "DIB", "TIFF", "AVIF", "PPM", "JPEG2000", "QOI", "HEIF")
 _PLEASE = "Please upload a JPEG, PNG or WebP."
+# File names a folder of photos is scanned for (CLI folders, prepare.py, composites): one set.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 
 
 class ImageError(ValueError):

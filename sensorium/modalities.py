@@ -14,6 +14,11 @@ class Modality:
     name: str
     channels: int
     description: str
+    # Thin drawn lines (skeletons, contours, edges): resampled without blur (nearest when zooming,
+    # max-pool when shrinking), since a bilinear resample smears a 1-px line that is crisp at test time.
+    lines: bool = False
+    # Channel pairs that swap under a horizontal flip (left/right body parts), as channel indices.
+    flip_pairs: tuple[tuple[int, int], ...] = ()
 
 
 # Compact face-parsing classes shared by every face-parsing sense (one-hot, one channel each).
@@ -44,9 +49,10 @@ MODALITIES: dict[str, Modality] = {
         Modality("face_parsing", len(FACE_PARSING_CLASSES), "face regions, one-hot"),
         Modality("face_depth", 1, "depth of the face from the 3-D face mesh, near = 1"),
         Modality("person", 1, "person (selfie) segmentation mask"),
-        Modality("pose", len(POSE_PARTS), "body skeleton limbs, one channel per part"),
-        Modality("face_landmarks", len(FACE_PARTS), "facial keypoint contours, one channel per part"),
-        Modality("edges", 1, "edge map (Canny or HED)"),
+        Modality("pose", len(POSE_PARTS), "body skeleton limbs, one channel per part", lines=True,
+                 flip_pairs=tuple((POSE_PARTS.index(f"left_{p}"), POSE_PARTS.index(f"right_{p}")) for p in ("arm", "leg"))),
+        Modality("face_landmarks", len(FACE_PARTS), "facial keypoint contours, one channel per part", lines=True),
+        Modality("edges", 1, "edge map (Canny or HED)", lines=True),
     )
 }
 

@@ -70,8 +70,12 @@ class Sensorium(nn.Module):
         return self.generator(content, style)
 
     def forward(self, maps: torch.Tensor, presence: torch.Tensor, style_image: torch.Tensor,
-                domain: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
-        return self.generate(self.encode_content(maps, presence), self.encode_style(style_image, domain))
+                domain: torch.Tensor | None = None, return_style: bool = False):  # fmt: skip
+        """→ image; with `return_style`, (image, style codes): training's style-reconstruction
+        loss needs the codes of the very forward that DDP saw."""
+        style = self.encode_style(style_image, domain)
+        image = self.generate(self.encode_content(maps, presence), style)
+        return (image, style) if return_style else image
 
     # -- styles -------------------------------------------------------------------------------
     @torch.no_grad()

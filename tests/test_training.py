@@ -174,7 +174,7 @@ def test_one_generator_forward_serves_both_updates_and_d_never_trains_g():
     b, c = 2, cfg.model.map_channels
     batch = Batch(torch.rand(b, 3, 32, 32) * 2 - 1, torch.rand(b, c, 32, 32), torch.ones(b, len(cfg.model.modalities)),
                   torch.zeros(b, dtype=torch.long), torch.tensor([1, 0]))  # fmt: skip
-    rec, mix = generate_pair(g, batch)
+    rec, mix, _ = generate_pair(g, batch)
     d_loss, stats = d_step(d, batch, rec, mix, batch.maps, cfg, 0, nullcontext)
     d_loss.backward()
     assert "d_r1" in stats and all(p.grad is None for p in g.parameters())

@@ -30,10 +30,19 @@ class TrainConfig:
     lambda_fm: float = 10.0  # discriminator feature matching L1
     lambda_gan: float = 1.0  # hinge GAN, for reconstructions and random (content, style) pairs
     lambda_l1: float = 0.0  # optional pixel L1 on reconstructions (helps tiny offline runs)
-    perceptual: Literal["auto", "imagenet", "random", "none"] = "auto"  # auto: imagenet if present, else random (logged)
+    perceptual: Literal["auto", "imagenet", "random", "random-legacy", "none"] = "auto"  # auto: imagenet if present, else random (logged)
     modality_dropout: float = 0.3  # probability of dropping each modality per sample
+    drop_all_modalities: float = 0.0  # probability of dropping every modality of a sample (trains style-only output)
+    d_augment: str = ""  # DiffAugment policy for every D input, e.g. "translation,cutout,color" ("" = off)
+    d_augment_p: float = 1.0  # probability of each augmentation op per sample
+    style_view: bool = False  # the style encoder reads its own flip/crop of the image, not the target view
+    lambda_style: float = 0.0  # style reconstruction |E_s(G(c, s)) - s|_1 on random pairs (StarGAN v2)
+    zoom_p: float = 1.0  # share of samples that get the random zoom-crop (the rest are only flipped)
+    crisp_lines: bool = False  # resample line maps (pose, landmarks, edges) with nearest, not bilinear
     r1_gamma: float = 0.0  # R1 penalty weight on real images (0 = off)
     r1_every: int = 16  # lazy R1 interval
+    lambda_lecam: float = 0.0  # LeCam regularisation of D (Tseng et al. 2021; 0 = off)
+    half_res_steps: int = 0  # train the first N steps at half resolution (a cheap low-to-high schedule)
     grad_clip: float = 10.0  # max grad norm for G and D (0 = off)
     ema_decay: float = 0.999  # EMA of generator + encoders for sampling and export
     ema_start: int = 0  # EMA copies the weights until this step
@@ -55,17 +64,33 @@ class TrainConfig:
         if isinstance(self.model, dict):
             object.__setattr__(self, "model", ModelConfig.from_dict(self.model))
         check_types(self)
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):  # YAML's `beta1: 0` is an int: store the float Adam needs
+            if hints[f.name] is float:
+                object.__setattr__(self, f.name, float(getattr(self, f.name)))
         for name in ("steps", "batch_size", "log_every", "sample_every", "ckpt_every", "keep_last", "r1_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.modality_dropout <= 1:
-            raise ConfigError(f"modality_dropout must be in [0, 1], got {self.modality_dropout}")
+        for name in ("modality_dropout", "drop_all_modalities", "d_augment_p", "zoom_p"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0 <= self.beta1 < 1 or not 0 <= self.beta2 < 1:
+            raise ConfigError(f"beta1 and beta2 must be in [0, 1), got {self.beta1}, {self.beta2}")
+        if self.half_res_steps < 0:
+            raise ConfigError(f"half_res_steps must be >= 0, got {self.half_res_steps}")
+        from .disc_augment import parse_policy
+
+        try:
+            parse_policy(self.d_augment)
+        except ValueError as exc:
+            raise ConfigError(f"d_augment: {exc}") from exc
         if not 0 <= self.ema_decay < 1:
             raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
-        for name in ("lr_g", "lr_d", "lambda_vgg", "lambda_fm", "lambda_gan", "lambda_l1", "r1_gamma", "grad_clip"):
+        for name in ("lr_g", "lr_d", "lambda_vgg", "lambda_fm", "lambda_gan", "lambda_l1", "lambda_style",
+                     "lambda_lecam", "r1_gamma", "grad_clip"):  # fmt: skip
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name, allowed in (("perceptual", ("auto", "imagenet", "random", "none")),
+        for name, allowed in (("perceptual", ("auto", "imagenet", "random", "random-legacy", "none")),
                               ("precision", ("auto", "fp32", "bf16")), ("export_dtype", ("float32", "float16"))):  # fmt: skip
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")

@@ -23,6 +23,8 @@ import torch
 from sensorium.data import SenseDataset
 from sensorium.model import Sensorium
 
+from .style_statistics import fit_style_statistics
+
 
 def debias(ema: Sensorium, steps: int, decay: float, seed: int) -> Sensorium:
     torch.manual_seed(seed)  # train.py seeds exactly like this before building the model
@@ -48,11 +50,7 @@ def main(argv: list[str] | None = None) -> None:
 
     ema = Sensorium.from_pretrained(args.export)
     model = debias(ema, args.steps, args.decay, args.seed)
-    ds = SenseDataset(args.data, model.config.modalities)
-    with torch.no_grad():
-        styles = torch.cat([model.encode_style(ds.batch(range(i, min(i + 16, len(ds))))["image"])
-                            for i in range(0, len(ds), 16)])  # fmt: skip
-    model.fit_style_statistics(styles)
+    fit_style_statistics(model, SenseDataset(args.data, model.config.modalities))  # every domain's head
     meta = {**getattr(ema, "metadata", {}), "ema_debiased": {"steps": args.steps, "decay": args.decay, "seed": args.seed}}
     model.save_pretrained(args.out, dtype=torch.float16, metadata=meta)
     print(json.dumps(meta, indent=2))

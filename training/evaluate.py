@@ -10,7 +10,9 @@ Metrics (paper §4 uses FID on random pairs; we add what needs no foreign weight
   (style-encoder cosine similarity and colour-statistics distance to the style image), plus how
   far the output moves when only the style changes (`style_change_l1`; 0 = style ignored);
 - FID / KID on random pairs when torchvision's Inception-v3 weights are present; otherwise the
-  JSON says why they are missing.
+  JSON says why they are missing;
+- memorisation (with `--train-data`): the share of random-pair outputs whose layout lies nearer to
+  some training image than to their own content image, and the mean margin (see `memorisation`).
 """
 
 from __future__ import annotations
@@ -107,9 +109,30 @@ def pair_metrics(model: Sensorium, ds: SenseDataset, content_idx: torch.Tensor, 
     return metrics, torch.cat(mixes)
 
 
+def layout_features(images: torch.Tensor, size: int = 32) -> torch.Tensor:
+    """(N, 3, H, W) → (N, size²): grey, downsampled, zero mean and unit norm per image, so the
+    distance compares where things are (structure), not which colours the style chose."""
+    grey = torch.nn.functional.adaptive_avg_pool2d(images.float().mean(1, keepdim=True), size).flatten(1)
+    grey = grey - grey.mean(1, keepdim=True)
+    return grey / grey.norm(dim=1, keepdim=True).clamp_min(1e-6)
+
+
+def memorisation(outputs: torch.Tensor, contents: torch.Tensor, train_images: torch.Tensor) -> dict[str, float]:
+    """How often an output shows a *training* image's layout rather than its own content's.
+
+    margin = d(output, own content) - min over training images d(output, train), in layout features;
+    `memorisation_fraction` is the share of outputs with margin > 0 (nearer to some training image:
+    a memorised background or pose), `memorisation_margin` the mean margin (lower is better)."""
+    f_out, f_own, f_train = layout_features(outputs), layout_features(contents), layout_features(train_images)
+    own = (f_out - f_own).norm(dim=1)
+    nearest = torch.cdist(f_out, f_train).min(dim=1).values
+    margin = own - nearest
+    return {"memorisation_fraction": float((margin > 0).float().mean()), "memorisation_margin": float(margin.mean())}
+
+
 @torch.no_grad()
 def evaluate(checkpoint: str, data: str, out: Path, pairs: int = 64, seed: int = 0,
-             device: str | None = None, senses: bool = True) -> dict:  # fmt: skip
+             device: str | None = None, senses: bool = True, train_data: str | None = None) -> dict:  # fmt: skip
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model = Sensorium.from_pretrained(checkpoint, device=dev)
     cfg = model.config
@@ -121,6 +144,10 @@ def evaluate(checkpoint: str, data: str, out: Path, pairs: int = 64, seed: int =
     ds.to(dev)
     metrics, mixes = pair_metrics(model, ds, content_idx, style_idx)
     metrics = {"checkpoint": str(checkpoint), "data": str(data), "pairs": pairs, "images": n, **metrics}
+    if train_data:
+        train = SenseDataset(train_data, cfg.modalities)
+        train_images = train.batch(range(len(train)))["image"]
+        metrics.update(memorisation(mixes, ds.batch(content_idx)["image"].cpu(), train_images))
     if senses:
         held = ds.batch(content_idx)
         metrics["content_consistency"] = content_consistency(mixes, held["maps"].cpu(), held["presence"].cpu(),
@@ -186,9 +213,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device")
     p.add_argument("--no-senses", action="store_true", help="skip content consistency (needs the senses)")
+    p.add_argument("--train-data", help="the training set, to measure memorisation against")
     args = p.parse_args(argv)
     try:
-        metrics = evaluate(args.checkpoint, args.data, args.out, args.pairs, args.seed, args.device, not args.no_senses)
+        metrics = evaluate(args.checkpoint, args.data, args.out, args.pairs, args.seed, args.device,
+                           not args.no_senses, args.train_data)  # fmt: skip
     except FileNotFoundError as exc:  # a wrong --data: one line, not a traceback
         raise SystemExit(f"--data {args.data}: {exc}") from exc
     print(json.dumps(metrics, indent=2))

@@ -54,13 +54,14 @@ class RunLogger:
         now = time.perf_counter()
         ips = self._n / max(now - self._t, 1e-9)
         self._t, self._n = now, 0
-        record = {"step": step, "img_per_s": round(ips, 2), **{k: round(v, 5) for k, v in stats.items()}}
+        # Stats arrive as device tensors: read them here, once per log step, not once per step.
+        record = {"step": step, "img_per_s": round(ips, 2), **{k: round(float(v), 5) for k, v in stats.items()}}
         if torch.cuda.is_available():
             record["peak_mem_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
         self.jsonl.write(json.dumps(record) + "\n")
         self.jsonl.flush()
         if self.bar is not None:
-            self.bar.set_postfix(img_s=f"{ips:.1f}", g=f"{stats.get('g_loss', 0):.3f}", d=f"{stats.get('d_loss', 0):.3f}")
+            self.bar.set_postfix(img_s=f"{ips:.1f}", g=f"{record.get('g_loss', 0):.3f}", d=f"{record.get('d_loss', 0):.3f}")
         if self.writer is not None:
             for k, v in record.items():
                 if k != "step":

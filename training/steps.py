@@ -11,8 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sensorium.losses import VGGPerceptualLoss, d_hinge, feature_matching, g_hinge
+from sensorium.losses import LeCam, VGGPerceptualLoss, d_hinge, feature_matching, g_hinge
 
+from . import disc_augment
 from .config import TrainConfig
 
 
@@ -23,13 +24,39 @@ class Batch:
     presence: torch.Tensor  # (B, M) after modality dropout
     domain: torch.Tensor  # (B,)
     pair: torch.Tensor  # (B,) index of the style image for the random pair
+    style_image: torch.Tensor | None = None  # (B, 3, H, W) what the style encoder reads (None: `image`)
+    aug_d: disc_augment.Draw | None = None  # augmentation of D's inputs in the D step
+    aug_g: disc_augment.Draw | None = None  # … and in the G step
+
+    @property
+    def style_source(self) -> torch.Tensor:
+        return self.image if self.style_image is None else self.style_image
 
 
-def drop_modalities(presence: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
-    """Zero each present modality with probability p, so one model serves every subset a person
-    can tick (including none: style-only output)."""
+def drop_modalities(presence: torch.Tensor, p: float, generator: torch.Generator, p_all: float = 0.0) -> torch.Tensor:
+    """Zero each present modality with probability p, and every modality of a sample with
+    probability `p_all`, so one model serves every subset a person can tick, including none
+    (style-only output, which independent drops alone reach with probability p**M: 0.07 % for six)."""
     keep = torch.rand(presence.shape, generator=generator) >= p
+    if p_all > 0:  # drawn after the rest, so p_all = 0 keeps the draws of earlier versions
+        keep &= (torch.rand(presence.shape[0], 1, generator=generator) >= p_all)
     return presence * keep.to(presence)
+
+
+def style_view(image: torch.Tensor, generator: torch.Generator, min_scale: float = 0.7) -> torch.Tensor:
+    """An independent view of each image for the style encoder: random flip and a random square
+    crop of side min_scale…1, resized back. The generator must rebuild the *target* layout from the
+    maps, so a style code read off another framing cannot carry that layout for free."""
+    b, _, h, w = image.shape
+    flip = torch.rand(b, generator=generator) < 0.5
+    scale = min_scale + torch.rand(b, generator=generator) * (1 - min_scale)
+    shift = (torch.rand(b, 2, generator=generator) * 2 - 1) * (1 - scale)[:, None]
+    theta = torch.zeros(b, 2, 3)
+    theta[:, 0, 0] = torch.where(flip, -scale, scale)
+    theta[:, 1, 1] = scale
+    theta[:, :, 2] = shift
+    grid = F.affine_grid(theta.to(image.device, image.dtype), [b, 1, h, w], align_corners=False)
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
 def random_pairing(batch_size: int, generator: torch.Generator, domain: torch.Tensor | None = None) -> torch.Tensor:
@@ -53,54 +80,70 @@ def random_pairing(batch_size: int, generator: torch.Generator, domain: torch.Te
     return ((rank == k[:, None]) & other).long().argmax(dim=1)
 
 
-def masked_maps(batch: Batch, modalities, expand) -> torch.Tensor:
-    return batch.maps * expand(batch.presence, modalities)[:, :, None, None]
-
-
-def generate_pair(g: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+def generate_pair(g: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One forward over [reconstruction; random pair]: content of each image with its own style,
-    then with a borrowed style. One call so DDP sees a single forward per step."""
+    then with a borrowed style → (rec, mix, style codes of the mix). One call so DDP sees a single
+    forward per step."""
     b = batch.image.shape[0]
     maps = torch.cat([batch.maps, batch.maps])
     presence = torch.cat([batch.presence, batch.presence])
-    styles = torch.cat([batch.image, batch.image[batch.pair]])
+    styles = torch.cat([batch.style_source, batch.image[batch.pair]])
     domains = torch.cat([batch.domain, batch.domain[batch.pair]])
-    out = g(maps, presence, styles, domains)
-    return out[:b], out[b:]
+    out, style = g(maps, presence, styles, domains, return_style=True)
+    return out[:b], out[b:], style[b:]
 
 
-def d_step(d: nn.Module, batch: Batch, rec: torch.Tensor, mix: torch.Tensor, cond: torch.Tensor, cfg: TrainConfig,
-           step: int, autocast) -> tuple[torch.Tensor, dict[str, float]]:  # fmt: skip
-    """Discriminator hinge loss on real vs (reconstructions, random pairs); lazy R1 when enabled.
-    `rec`, `mix` are this step's generator outputs: detached here, so D's loss never reaches G."""
+def disc_inputs(batch: Batch, images: list[torch.Tensor], cond: torch.Tensor | None,
+                draw: disc_augment.Draw | None) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:  # fmt: skip
+    """[real; reconstructions; random pairs] as D sees them: every group with the same maps and
+    the same augmentation draw (so real and reconstruction stay paired), and the domain D judges
+    each with (a random pair is judged as its style's domain)."""
+    x = torch.cat(images)
+    c = None if cond is None else torch.cat([cond] * len(images))
+    domains = torch.cat([batch.domain, batch.domain, batch.domain[batch.pair]][: len(images)])
+    x, c = disc_augment.apply(draw, x, c)
+    return x, c, domains
+
+
+def d_step(d: nn.Module, batch: Batch, rec: torch.Tensor, mix: torch.Tensor, cond: torch.Tensor | None,
+           cfg: TrainConfig, step: int, autocast, lecam: LeCam | None = None) -> tuple[torch.Tensor, dict]:  # fmt: skip
+    """Discriminator hinge loss on real vs (reconstructions, random pairs); lazy R1 and LeCam when
+    enabled. `rec`, `mix` are this step's generator outputs: detached here, so D's loss never
+    reaches G. `cond` is None for an unconditional D (`model.disc_conditional: false`)."""
     use_r1 = cfg.r1_gamma > 0 and step % cfg.r1_every == 0
     real = batch.image.detach().requires_grad_(use_r1)
     b = real.shape[0]
-    domains = torch.cat([batch.domain, batch.domain, batch.domain[batch.pair]])
+    x, c, domains = disc_inputs(batch, [real, rec.detach(), mix.detach()], cond, batch.aug_d)
     with autocast():
-        out = d(torch.cat([real, rec.detach(), mix.detach()]), torch.cat([cond, cond, cond]), domains)
+        out = d(x, c, domains)
     real_logits = [s[-1][:b] for s in out]
     fake_logits = [s[-1][b:] for s in out]
     loss, stats = d_hinge(real_logits, fake_logits)
+    if lecam is not None and cfg.lambda_lecam > 0:
+        reg = lecam(real_logits, fake_logits)
+        loss = loss + cfg.lambda_lecam * reg
+        stats["d_lecam"] = reg.detach()
     if use_r1:
         (grad,) = torch.autograd.grad(sum(r.float().sum() for r in real_logits), real, create_graph=True)
         r1 = grad.square().sum(dim=(1, 2, 3)).mean()
         loss = loss + cfg.r1_gamma / 2 * r1 * cfg.r1_every
-        stats["d_r1"] = r1.item()
+        stats["d_r1"] = r1.detach()
     return loss, stats
 
 
 def g_step(d_frozen: nn.Module, vgg: VGGPerceptualLoss | None, batch: Batch, rec: torch.Tensor, mix: torch.Tensor,
-           cond: torch.Tensor, cfg: TrainConfig, autocast) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:  # fmt: skip
+           cond: torch.Tensor | None, cfg: TrainConfig, autocast, encode_style=None,
+           mix_style: torch.Tensor | None = None) -> tuple[torch.Tensor, dict, torch.Tensor]:  # fmt: skip
     """Generator + encoders: reconstruct each image from its own maps and style (VGG + feature
-    matching + GAN), and fool D with random (content, style) pairs (GAN only: no target exists).
-    `rec`, `mix` are the same outputs D just saw, still attached to G's graph: one generator
-    forward serves both updates (G is unchanged between them, so a second pass would recompute
-    the very same images)."""
+    matching + GAN), and fool D with random (content, style) pairs (GAN only: no target image
+    exists; with `lambda_style`, the style encoder must read the borrowed style back off the
+    output). `rec`, `mix` are the same outputs D just saw, still attached to G's graph: one
+    generator forward serves both updates (G is unchanged between them, so a second pass would
+    recompute the very same images)."""
     b = batch.image.shape[0]
+    x, c, domains = disc_inputs(batch, [batch.image, rec, mix], cond, batch.aug_g)
     with autocast():
-        domains = torch.cat([batch.domain, batch.domain, batch.domain[batch.pair]])
-        out = d_frozen(torch.cat([batch.image, rec, mix]), torch.cat([cond, cond, cond]), domains)
+        out = d_frozen(x, c, domains)
     real_feats = [[f[:b].detach() for f in s] for s in out]
     rec_feats = [[f[b : 2 * b] for f in s] for s in out]
     gan, stats = g_hinge([s[-1][b:] for s in out])
@@ -113,23 +156,31 @@ def g_step(d_frozen: nn.Module, vgg: VGGPerceptualLoss | None, batch: Batch, rec
             perc, perc_stats = vgg(rec, batch.image)
         loss = loss + cfg.lambda_vgg * perc
         stats.update(perc_stats)
+    if cfg.lambda_style > 0 and encode_style is not None and mix_style is not None:
+        with autocast():
+            read_back = encode_style(mix, batch.domain[batch.pair])
+        style_rec = F.l1_loss(read_back.float(), mix_style.detach().float())
+        loss = loss + cfg.lambda_style * style_rec
+        stats["g_style"] = style_rec.detach()
     l1 = F.l1_loss(rec.float(), batch.image.float())
-    stats["rec_l1"] = l1.item()
+    stats["rec_l1"] = l1.detach()
     if cfg.lambda_l1 > 0:
         loss = loss + cfg.lambda_l1 * l1
     return loss, stats, rec.detach()
 
 
-def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, params, grad_clip: float, apply: bool) -> None:
-    """Backward and step, with optional grad-norm clipping; `apply=False` (a non-finite loss on
+def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, params, grad_clip: float,
+                   apply: bool) -> torch.Tensor | None:  # fmt: skip
+    """Backward and step, with optional grad-norm clipping → the gradient norm before clipping (a
+    device tensor; None without clipping or when skipped). `apply=False` (a non-finite loss on
     some rank) leaves the weights untouched, on every rank alike."""
     opt.zero_grad(set_to_none=True)
     if not apply:
-        return
+        return None
     loss.backward()
-    if grad_clip:
-        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    norm = torch.nn.utils.clip_grad_norm_(params, grad_clip) if grad_clip else None
     opt.step()
+    return norm
 
 
 def ema_decay_at(step: int, decay: float, start: int = 0) -> float:

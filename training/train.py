@@ -19,12 +19,12 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from sensorium.conditioning import expand_presence
-from sensorium.data import SenseDataset, augment
+from sensorium.data import SenseDataset, augment, line_channels
 from sensorium.discriminator import MultiscaleDiscriminator
-from sensorium.losses import VGGPerceptualLoss
+from sensorium.losses import LeCam, VGGPerceptualLoss
 from sensorium.model import Sensorium
 
-from . import checkpoint, distributed, warm_start
+from . import checkpoint, disc_augment, distributed, warm_start
 from .config import TrainConfig, config_from_args
 from .logger import RunLogger
 from .prefetch import BatchPrefetcher
@@ -39,9 +39,9 @@ from .steps import (
     generate_pair,
     optimizer_step,
     random_pairing,
+    style_view,
 )
-
-log = logging.getLogger("sensorium.train")
+from .style_statistics import fit_style_statistics
 
 
 def build_perceptual(cfg: TrainConfig, device: torch.device) -> VGGPerceptualLoss | None:
@@ -49,7 +49,7 @@ def build_perceptual(cfg: TrainConfig, device: torch.device) -> VGGPerceptualLos
     if cfg.perceptual == "none" or cfg.lambda_vgg == 0:
         return None
     if cfg.perceptual != "auto":
-        return VGGPerceptualLoss(cfg.perceptual).to(device)
+        return VGGPerceptualLoss(cfg.perceptual).to(device)  # type: ignore[arg-type]
     try:  # local copy, hub cache, or torchvision's download
         return VGGPerceptualLoss("imagenet").to(device)
     except FileNotFoundError as exc:
@@ -79,6 +79,10 @@ def main(argv: list[str] | None = None) -> Path:
         raise SystemExit(f"--data {cfg.data}: {exc}") from exc
     if len(dataset.domains) != cfg.model.num_domains:
         raise SystemExit(f"data has domains {dataset.domains} but model.num_domains={cfg.model.num_domains}")
+    side = int(dataset[0]["image"].shape[-1])
+    if cfg.half_res_steps and (side // 2 % cfg.model.stride or side // 2 < 2 * cfg.model.stride):
+        raise SystemExit(f"half_res_steps: half of {side}² is too small for model.num_scales={cfg.model.num_scales} "
+                         f"(it needs a multiple of {cfg.model.stride} and at least {2 * cfg.model.stride})")  # fmt: skip
 
     # -- networks, optimisers, EMA -------------------------------------------------------------
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
@@ -88,6 +92,7 @@ def main(argv: list[str] | None = None) -> Path:
     opt_g = torch.optim.Adam(model.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     vgg = build_perceptual(cfg, device)
+    lecam = LeCam().to(device) if cfg.lambda_lecam > 0 else None
 
     # -- warm start from an export, then resume (a resumed state overrides the warm start) --------
     start, started_from, seconds_before = 0, None, 0.0
@@ -108,6 +113,12 @@ def main(argv: list[str] | None = None) -> Path:
             ema.load_state_dict(state["ema"], strict=True)
             opt_g.load_state_dict(state["opt_g"])
             opt_d.load_state_dict(state["opt_d"])
+            if lecam is not None and "lecam" in state:
+                lecam.load_state_dict(state["lecam"])
+            apply_optimiser_settings(cfg, opt_g, opt_d)  # the flags of this run, not the saved ones
+            changed = config_changes(state.get("config", {}), cfg.to_dict())
+            if changed:
+                print(f"resume: this run's config differs from the checkpoint's: {changed}", flush=True)
             start = state["step"]
             seconds_before = float(state.get("train_seconds", 0.0))  # wall time of earlier processes
             print(f"resumed from {path.name} at step {start}", flush=True)
@@ -116,6 +127,12 @@ def main(argv: list[str] | None = None) -> Path:
     g_train = DDP(model, find_unused_parameters=style_unused) if info.enabled else model
     d_train = DDP(disc) if info.enabled else disc
     g_fwd = torch.compile(g_train) if cfg.compile else g_train
+    d_fwd = torch.compile(d_train) if cfg.compile else d_train  # the D step's forward
+    d_judge = torch.compile(disc) if cfg.compile else disc  # the G step's (frozen, un-wrapped) judge
+    if cfg.compile and vgg is not None:
+        vgg.compile()
+    policy = disc_augment.parse_policy(cfg.d_augment)
+    lines = line_channels(cfg.model.modalities)
     logger = RunLogger(out, enabled=info.is_main, total=cfg.steps, start=start)
     expand = lambda p: expand_presence(p, cfg.model.modalities)  # noqa: E731
 
@@ -127,11 +144,17 @@ def main(argv: list[str] | None = None) -> Path:
 
     def get_batch(step: int) -> Batch:
         rng = step_generator(cfg.seed, step, info.rank)
-        raw = augment(prefetch(step), cfg.model.modalities, rng)
-        presence = drop_modalities(raw["presence"].cpu(), cfg.modality_dropout, rng).to(device)
+        raw = augment(prefetch(step), cfg.model.modalities, rng, zoom_p=cfg.zoom_p, crisp_lines=cfg.crisp_lines)
+        presence = drop_modalities(raw["presence"].cpu(), cfg.modality_dropout, rng, cfg.drop_all_modalities).to(device)
         pair = random_pairing(len(raw["domain"]), rng, raw["domain"]).to(device)  # cross-domain where the batch allows
-        return Batch(raw["image"].contiguous(memory_format=memory_format),
-                     raw["maps"].contiguous(memory_format=memory_format), presence, raw["domain"], pair)  # fmt: skip
+        image, maps = raw["image"], raw["maps"]
+        if step < cfg.half_res_steps:
+            image, maps = half_resolution(image, maps, lines)
+        b, _, h, w = image.shape
+        view = style_view(image, rng) if cfg.style_view else None
+        aug = [disc_augment.draw(policy, b, h, w, rng, cfg.d_augment_p, device) if policy else None for _ in "dg"]
+        cl = lambda t: None if t is None else t.contiguous(memory_format=memory_format)  # noqa: E731
+        return Batch(cl(image), cl(maps), presence, raw["domain"], pair, cl(view), *aug)
 
     # -- the loop -------------------------------------------------------------------------------
     skipped = 0
@@ -145,19 +168,19 @@ def main(argv: list[str] | None = None) -> Path:
 
         # One generator forward: [reconstructions; random pairs], kept attached for the G update.
         with autocast():
-            rec, mix = generate_pair(g_fwd, batch)
+            rec, mix, mix_style = generate_pair(g_fwd, batch)
 
         # Discriminator: real vs reconstructions and random pairs.
         disc.requires_grad_(True)
-        d_loss, d_stats = d_step(d_train, batch, rec, mix, cond, cfg, step, autocast)
-        ok = distributed.all_true(bool(torch.isfinite(d_loss)), info)
-        optimizer_step(opt_d, d_loss, disc.parameters(), cfg.grad_clip, ok)
+        d_loss, d_stats = d_step(d_fwd, batch, rec, mix, cond, cfg, step, autocast, lecam)
+        ok = distributed.all_true(bool(torch.isfinite(d_loss)), info)  # one host sync per update
+        d_norm = optimizer_step(opt_d, d_loss, disc.parameters(), cfg.grad_clip, ok)
 
         # Generator + encoders, judged by the (frozen, un-wrapped) discriminator.
         disc.requires_grad_(False)
-        g_loss, g_stats, _ = g_step(disc, vgg, batch, rec, mix, cond, cfg, autocast)
+        g_loss, g_stats, _ = g_step(d_judge, vgg, batch, rec, mix, cond, cfg, autocast, model.encode_style, mix_style)
         ok_g = distributed.all_true(bool(torch.isfinite(g_loss)), info)
-        optimizer_step(opt_g, g_loss, model.parameters(), cfg.grad_clip, ok_g)
+        g_norm = optimizer_step(opt_g, g_loss, model.parameters(), cfg.grad_clip, ok_g)
         if not (ok and ok_g):
             skipped += 1
             print(f"step {step}: non-finite loss (D {d_loss.item()}, G {g_loss.item()}); step skipped", flush=True)
@@ -165,17 +188,21 @@ def main(argv: list[str] | None = None) -> Path:
         ema_update(ema, model, ema_decay_at(step, cfg.ema_decay, cfg.ema_start))
 
         done = step + 1
-        # A wall-clock budget (cluster or lent-GPU slot): every rank stops at the same step.
+        # A wall-clock budget (a cluster slot, a rented machine): every rank stops at the same step.
         if deadline is not None and not distributed.all_true(time.monotonic() < deadline, info):
             final = done
-        stats = {**d_stats, **g_stats, "d_loss": d_loss.item(), "g_loss": g_loss.item(), "skipped": skipped}
+        # Statistics stay on the device; the logger reads them on the host at log steps only.
+        stats = {**d_stats, **g_stats, "d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "skipped": skipped,
+                 **({"d_grad_norm": d_norm} if d_norm is not None else {}),
+                 **({"g_grad_norm": g_norm} if g_norm is not None else {})}  # fmt: skip
         logger.step(done, stats, images=cfg.batch_size * info.world_size, log_now=done % cfg.log_every == 0)
         if info.is_main and (done % cfg.sample_every == 0 or done == final):
             logger.sample_grid(done, ema, batch, cfg.model)
         if info.is_main and (done % cfg.ckpt_every == 0 or done == final):
             state = {"model": model.state_dict(), "disc": disc.state_dict(), "ema": ema.state_dict(),
                      "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "config": cfg.to_dict(),
-                     "torch_rng": torch.get_rng_state(), "train_seconds": train_seconds()}  # fmt: skip
+                     "torch_rng": torch.get_rng_state(), "train_seconds": train_seconds(),
+                     **({"lecam": lecam.state_dict()} if lecam is not None else {})}  # fmt: skip
             checkpoint.save_state(out / "checkpoints", done, state, cfg.keep_last)
         if done == final:
             if final < cfg.steps:
@@ -206,16 +233,36 @@ def main(argv: list[str] | None = None) -> Path:
     return export
 
 
-@torch.no_grad()
-def fit_style_statistics(model: Sensorium, dataset: SenseDataset, device: torch.device, autocast) -> None:
-    for domain in range(len(dataset.domains)):
-        idx = [i for i, d in enumerate(dataset.domain_ids) if d == domain]
-        styles = []
-        for chunk in range(0, len(idx), 32):
-            images = dataset.batch(idx[chunk : chunk + 32])["image"].to(device)
-            with autocast():
-                styles.append(model.encode_style(images, torch.full((len(images),), domain, device=device)).float())
-        model.fit_style_statistics(torch.cat(styles).cpu(), domain)
+def half_resolution(image: torch.Tensor, maps: torch.Tensor, lines: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch at half resolution for the low-to-high schedule: images and area maps averaged,
+    line maps max-pooled (an average would fade a 1-px line to a quarter of its value)."""
+    pool = torch.nn.functional.avg_pool2d
+    small = pool(maps, 2)
+    if lines:
+        idx = torch.tensor(lines, device=maps.device)
+        small[:, idx] = torch.nn.functional.max_pool2d(maps[:, idx], 2)
+    return pool(image, 2), small
+
+
+def apply_optimiser_settings(cfg: TrainConfig, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer) -> None:
+    """A loaded optimiser state carries the learning rates and betas it was saved with; a resumed
+    run must train with the ones it was given."""
+    for opt, lr in ((opt_g, cfg.lr_g), (opt_d, cfg.lr_d)):
+        for group in opt.param_groups:
+            group["lr"], group["betas"] = lr, (cfg.beta1, cfg.beta2)
+
+
+def config_changes(saved: dict, now: dict, prefix: str = "") -> str:
+    """'lr_g 0.0001 → 0.0002, steps 100 → 200' for the fields that differ ('' when none do)."""
+    out = []
+    for key in sorted(set(saved) | set(now)):
+        a, b = saved.get(key), now.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            inner = config_changes(a, b, f"{prefix}{key}.")
+            out += [inner] if inner else []
+        elif a != b:
+            out.append(f"{prefix}{key} {a!r} → {b!r}")
+    return ", ".join(out)
 
 
 def describe_device(device: torch.device) -> str:

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from ..images import IMAGE_SUFFIXES
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -18,7 +20,6 @@ if TYPE_CHECKING:
 
 CHECKPOINT_ENV = "SENSORIUM_CHECKPOINT"
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "assets" / "checkpoints" / "sensorium-portraits"
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 THUMB = 192  # contact-sheet cell size; only thumbnails of results are kept in memory
 
 
