@@ -18,13 +18,13 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from sensorium.config import ModelConfig
+from sensorium.config import DEMO_ARCHITECTURE, ModelConfig
 from sensorium.model import Sensorium
 
 from .common import header, peak_tflops, publish, time_call
 
 MODES = ("fp32", "bf16", "bf16+cl", "bf16+cl+compile")
-DEMO_CONFIG = dict(channels=16, max_channels=128, fusion_hidden=16, style_channels=16, fusion_style_dim=16, style_dim=64)
+DEMO_CONFIG = DEMO_ARCHITECTURE
 
 
 def toggle_path(model: Sensorium, maps, presence, style):
@@ -122,8 +122,8 @@ def format_rows(rows: list[dict], peak: float | None) -> str:
 
 def run(quick: bool = True, device: str | None = None, config: str = "demo", write: bool = True,
         only: dict | None = None, json_path: Path | None = None) -> str:  # fmt: skip
-    """`only` narrows the grid (keys "resolutions", "modes", "batches"), e.g. to the one cell a
-    time-limited device session still lacks."""
+    """`only` narrows the grid (keys "resolutions", "modes", "batches"), e.g. to the cells a
+    time-limited run still lacks."""
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     cfg = ModelConfig(**DEMO_CONFIG) if config == "demo" else ModelConfig()
     if dev.type == "cuda":

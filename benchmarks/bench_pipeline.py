@@ -1,7 +1,7 @@
 """The app's server work without the server: the requests of bench_app.py (a toggle, a new content
 image) made on `TranslationPipeline` directly, plus the PNG encode the app does for each result.
 
-bench_app.py needs gradio; this runs wherever torch does (the lent GPU has no gradio), and on a
+bench_app.py needs gradio; this runs wherever torch does (a GPU machine without gradio too), and on a
 machine that has both, bench_app minus this is gradio's own overhead.
 
     python -m benchmarks.bench_pipeline [--quick] [--device cuda] [--checkpoint DIR] [--requests 20]

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sensorium.config import demo_flags
 from sensorium.data import save_sample
 from sensorium.modalities import MODALITIES
 
 from .common import header, publish
 
-DEMO_FLAGS = ["--model.channels", "16", "--model.max_channels", "128", "--model.fusion_hidden", "16",
-              "--model.style_channels", "16", "--model.fusion_style_dim", "16", "--model.style_dim", "64"]  # fmt: skip
+DEMO_FLAGS = demo_flags()
 
 
 def synthetic_set(root: Path, n: int, res: int) -> Path:

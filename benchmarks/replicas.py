@@ -1,5 +1,5 @@
 """Full-size random replicas of the default hub models, for timing where their weights are absent
-(our machines, the lent GPU). Same architecture and input size as the published checkpoints, so
+(machines without hub access). Same architecture and input size as the published checkpoints, so
 latency and memory are the real models'; the maps themselves are noise.
 
     python -m benchmarks.replicas OUT_DIR   # prints the SENSORIUM_*_MODEL settings to use them

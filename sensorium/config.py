@@ -104,6 +104,22 @@ class ModelConfig:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
 
+    @classmethod
+    def demo(cls, **overrides: Any) -> ModelConfig:
+        """The bundled demo checkpoint's architecture: 16 channels wide, 3.45 M parameters, fast
+        enough for two CPU cores (training/configs/demo.yaml spells out the same fields)."""
+        return cls(**{**DEMO_ARCHITECTURE, **overrides})
+
+
+# The demo architecture's fields that differ from ModelConfig(): the one place they are written.
+DEMO_ARCHITECTURE: dict[str, Any] = dict(channels=16, max_channels=128, fusion_hidden=16, style_channels=16,
+                                         fusion_style_dim=16, style_dim=64)  # fmt: skip
+
+
+def demo_flags() -> list[str]:
+    """The demo architecture as training flags (`--model.channels 16 …`)."""
+    return [arg for k, v in DEMO_ARCHITECTURE.items() for arg in (f"--model.{k}", str(v))]
+
 
 def tiny_config(**overrides: Any) -> ModelConfig:
     """A few-thousand-parameter model for tests and smoke runs (resolution multiple of 8)."""

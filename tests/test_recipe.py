@@ -220,3 +220,30 @@ def test_memorisation_flags_outputs_that_copy_a_training_image():
     faithful = memorisation(contents + 0.05 * torch.rand(4, 3, 32, 32, generator=gen), contents, train)
     assert copied["memorisation_fraction"] == 1.0 and copied["memorisation_margin"] > 0
     assert faithful["memorisation_fraction"] == 0.0 and faithful["memorisation_margin"] < 0
+
+
+def test_a_training_state_exports_like_the_final_export(data, tmp_path):
+    from training.export_state import main as export_main
+
+    train_main(run_args(data, tmp_path, 2))
+    out = export_main([str(tmp_path / "checkpoints" / "state-00000002.pt"), "--out", str(tmp_path / "again")])
+    a, b = Sensorium.from_pretrained(tmp_path / "export"), Sensorium.from_pretrained(out)
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.allclose(x, y, atol=1e-6), name  # the same EMA weights and style statistics
+    assert b.metadata["steps"] == 2 and b.metadata["senses"] == {"edges": "edges-canny"}
+
+
+def test_the_demo_recipe_file_is_a_valid_config_with_the_demo_architecture():
+    import yaml
+
+    from sensorium.config import ModelConfig
+    from training.config import config_from_args
+
+    root = Path(__file__).resolve().parents[1]
+    cfg, _ = config_from_args(["--config", str(root / "training" / "configs" / "demo.yaml")])
+    assert cfg.model == ModelConfig.demo()
+    assert yaml.safe_load((root / "training" / "configs" / "demo.yaml").read_text())["model"] == {
+        k: getattr(ModelConfig.demo(), k) for k in ("channels", "max_channels", "fusion_hidden", "style_channels",
+                                                     "fusion_style_dim", "style_dim")}  # fmt: skip
+    shipped = Sensorium.from_pretrained(root / "assets" / "checkpoints" / "sensorium-portraits").config
+    assert shipped == ModelConfig.demo()

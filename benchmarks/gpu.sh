@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# GPU checks, benchmarks and the demo checkpoint's training on one CUDA machine; every result is
+# written into DIR as soon as it exists, so a timeout keeps what was done.
+#   bash benchmarks/gpu.sh checks DIR          # CUDA parity checks (benchmarks/gpu_checks.py)
+#   bash benchmarks/gpu.sh bench DIR           # senses, the pipeline and the default generator on CUDA
+#   bash benchmarks/gpu.sh train DIR MINUTES   # training/train_demo.sh: demo recipe, export, evaluation
+#   bash benchmarks/gpu.sh all DIR SECONDS     # train for what the benchmarks leave of SECONDS, then
+#                                              # the checks and the benchmarks
+# Data: data/prepared/portraits_composites and data/prepared/portraits_val (model card, "Reproduce").
+# Without internet, SENSORIUM_OFFLINE=1 skips the VGG/AlexNet/Inception download probes and the
+# perceptual loss takes its logged random-VGG fallback; where mediapipe is missing, the senses it
+# provides are benchmarked through full-size random replicas of the transformers models only.
+set -u
+MODE=${1:-}; DIR=${2:-}; ARG=${3:-}
+[ -n "$MODE" ] && [ -n "$DIR" ] || { echo "usage: gpu.sh checks|bench DIR | train DIR MINUTES | all DIR SECONDS"; exit 2; }
+mkdir -p "$DIR"
+export PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=${TORCHINDUCTOR_CACHE_DIR:-/tmp/inductor}
+
+machine() {
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$DIR/machine.txt" 2>&1
+  python -c "import torch; print('torch', torch.__version__)" >> "$DIR/machine.txt"
+}
+checks() { timeout 90 python -m benchmarks.gpu_checks > "$DIR/checks.txt" 2>&1; tail -2 "$DIR/checks.txt"; }
+bench() {
+  local B="$DIR/bench.md"
+  { echo "## senses (full-size replicas where weights are missing)"; } >> "$B"
+  timeout 70 python -m benchmarks.bench_senses --device cuda --replicas >> "$B" 2>&1
+  { echo; echo "## pipeline (depth/segmentation/face-parsing replicas where weights are missing)"; } >> "$B"
+  ( eval "$(python -m benchmarks.replicas /tmp/replicas)"; timeout 50 python -m benchmarks.bench_pipeline --device cuda --no-write ) >> "$B" 2>&1
+  { echo; echo "## generator, default config, 256², batch 16"; } >> "$B"
+  timeout "${1:-130}" python -m benchmarks.bench_generator --device cuda --config default --res 256 \
+    --modes bf16+cl bf16+cl+compile --batches 16 --no-write >> "$B" 2>&1
+  grep "^|" "$B" | head -40
+}
+
+case "$MODE" in
+checks) machine; checks ;;
+bench) machine; bench ;;
+train) machine; bash training/train_demo.sh "$DIR/demo" "${ARG:-8}" ;;
+all)
+  BUDGET=${ARG:-560}; START=$SECONDS
+  TRAIN_S=$(( BUDGET - 250 - 60 ))  # benchmarks ~250 s; start-up, export and evaluation ~60 s
+  machine
+  bash training/train_demo.sh "$DIR/demo" "$(python -c "print(round($TRAIN_S / 60, 2))")"
+  echo "training done at $(( SECONDS - START )) s"
+  checks
+  LEFT=$(( BUDGET - (SECONDS - START) - 130 ))
+  bench $(( LEFT > 30 ? LEFT : 30 ))
+  echo "all done at $(( SECONDS - START )) s" ;;
+*) echo "usage: gpu.sh checks|bench DIR | train DIR MINUTES | all DIR SECONDS"; exit 2 ;;
+esac
