@@ -17,12 +17,13 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from sensorium.bundled import demo_checkpoint
 from sensorium.pipeline import TranslationPipeline
 
 from .common import fresh_variant, header, ms_cells, publish, sync
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "assets" / "checkpoints" / "sensorium-portraits"
+DEMO = demo_checkpoint()
 CONTENT, STYLE = ROOT / "assets/examples/content_obama_portrait.jpg", ROOT / "assets/examples/content_astronaut.jpg"
 
 

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from sensorium.bundled import demo_checkpoint
+
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CHECKPOINT = ROOT / "assets" / "checkpoints" / "sensorium-portraits"
+DEFAULT_CHECKPOINT = demo_checkpoint()
 EXAMPLES_DIR = ROOT / "assets" / "examples"
 TRUE = ("1", "true", "yes", "on")
 

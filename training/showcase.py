@@ -11,6 +11,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from sensorium.bundled import demo_checkpoint
 from sensorium.contact_sheet import contact_sheet
 from sensorium.images import load_image
 from sensorium.pipeline import TranslationPipeline
@@ -54,7 +55,7 @@ def build(pipe: TranslationPipeline, resolution: int, cell: int) -> Image.Image:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", default=str(Path(__file__).resolve().parents[1] / "assets/checkpoints/sensorium-portraits"))
+    p.add_argument("--checkpoint", default=str(demo_checkpoint()))
     p.add_argument("--out", type=Path, default=Path("assets/showcase.png"))
     p.add_argument("--resolution", type=int, default=256)
     p.add_argument("--cell", type=int, default=192)

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from ..bundled import demo_checkpoint
 from ..images import IMAGE_SUFFIXES
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from ..senses import Extraction
 
 CHECKPOINT_ENV = "SENSORIUM_CHECKPOINT"
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "assets" / "checkpoints" / "sensorium-portraits"
+DEFAULT_CHECKPOINT = demo_checkpoint()
 THUMB = 192  # contact-sheet cell size; only thumbnails of results are kept in memory
 
 

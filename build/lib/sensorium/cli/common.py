@@ -1,0 +1,158 @@
+"""What the `translate` and `video` commands share: checkpoint and argument resolution, the
+pipeline, image reading with one-line errors, map saving, progress bars and note printing."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from ..bundled import demo_checkpoint
+from ..images import IMAGE_SUFFIXES
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from ..pipeline import TranslationPipeline
+    from ..senses import Extraction
+
+CHECKPOINT_ENV = "SENSORIUM_CHECKPOINT"
+DEFAULT_CHECKPOINT = demo_checkpoint()
+THUMB = 192  # contact-sheet cell size; only thumbnails of results are kept in memory
+
+
+class CLIError(Exception):
+    """A usage mistake; the message is printed as one line and the exit code is 2."""
+
+
+# -- arguments ----------------------------------------------------------------------------------
+def checkpoint_path(arg: str | None) -> str:
+    """--checkpoint, else $SENSORIUM_CHECKPOINT, else the bundled portraits checkpoint."""
+    return arg or os.environ.get(CHECKPOINT_ENV) or str(DEFAULT_CHECKPOINT)
+
+
+def parse_modalities(text: str | None, available: Sequence[str]) -> list[str] | None:
+    if text is None:
+        return None
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    _check_known(names, available)
+    return names
+
+
+def parse_strengths(items: Iterable[str], available: Sequence[str]) -> dict[str, float]:
+    """["pose=1.2", "depth=0.5,edges=0"] → {"pose": 1.2, …}; names must be in `available`."""
+    out: dict[str, float] = {}
+    for item in (part.strip() for text in items for part in text.split(",") if part.strip()):
+        name, sep, value = item.partition("=")
+        try:
+            x = float(value)
+        except ValueError:
+            x = -1.0
+        if not sep or not x >= 0:  # `not >=` also rejects nan
+            raise CLIError(f"--strength expects MODALITY=NUMBER >= 0, got {item!r}")
+        out[name.strip()] = x
+    _check_known(list(out), available)
+    return out
+
+
+def _check_known(names: Sequence[str], available: Sequence[str]) -> None:
+    unknown = [m for m in names if m not in available]
+    if unknown:
+        raise CLIError(f"unknown modality {', '.join(map(repr, unknown))}; this checkpoint has: {', '.join(available)}")
+
+
+# -- shared steps -------------------------------------------------------------------------------
+def load_pipeline(args: argparse.Namespace, map_cache_entries: int = 512) -> TranslationPipeline:
+    """The pipeline for `args.checkpoint` on `args.device`, with a map cache of the given size."""
+    import torch
+
+    from ..model import CheckpointError, Sensorium
+    from ..pipeline import TranslationPipeline, pick_device, trained_senses
+    from ..senses import SenseSet
+    from ..senses.map_cache import MapCache
+
+    try:
+        device = pick_device(args.device)
+    except RuntimeError as exc:
+        raise CLIError(f"unknown --device {args.device!r} ({exc})") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CLIError("--device cuda was asked for, but no CUDA GPU is available here")
+    try:
+        model = Sensorium.from_pretrained(checkpoint_path(args.checkpoint), device=device)
+    except CheckpointError as exc:
+        hint = "" if args.checkpoint else f" (pass --checkpoint PATH_OR_HUB_ID, or set ${CHECKPOINT_ENV})"
+        raise CLIError(f"{exc}{hint}") from exc
+    if args.resolution < model.config.stride or args.resolution % model.config.stride:
+        raise CLIError(f"--resolution must be a multiple of {model.config.stride} for this checkpoint")
+    senses = SenseSet(model.config.modalities, device=device, cache=MapCache(max_entries=map_cache_entries),
+                      preferred=trained_senses(model))  # fmt: skip
+    return TranslationPipeline(model, senses=senses, device=device)
+
+
+def parse_domain(value: str, pipe: TranslationPipeline) -> int:
+    """`--domain male` or `--domain 1` → the style head's index."""
+    try:
+        return pipe.domain_index(value)
+    except ValueError as exc:
+        raise CLIError(f"--domain: {exc}") from exc
+
+
+def read_image(path: Path, role: str) -> Image.Image:
+    from ..images import ImageError, load_image
+
+    try:
+        return load_image(path).image
+    except ImageError as exc:
+        raise CLIError(f"{role} image {path}: {exc}") from exc
+
+
+def image_files(folder: Path) -> list[Path]:
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    if not files:
+        raise CLIError(f"{folder} has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return files
+
+
+def save_maps(maps: Extraction, folder: Path, stem: str) -> None:
+    """`<stem>.<modality>.png` (preview) and `.npy` ((C, H, W) float32), as `sensorium.senses` writes."""
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for m, smap in maps.items():
+        smap.preview.save(folder / f"{stem}.{m}.png")
+        np.save(folder / f"{stem}.{m}.npy", smap.tensor.float().cpu().numpy())
+
+
+class Bar(Protocol):
+    def update(self, n: int = 1) -> object: ...
+    def __enter__(self) -> Bar: ...
+    def __exit__(self, *exc: object) -> object: ...
+
+
+def progress_bar(total: int | None, unit: str) -> Bar:
+    """A tqdm bar (a silent stand-in without tqdm) to use as `with progress_bar(n, "img") as bar:`."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return _Silent()
+    return tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True)
+
+
+class _Silent:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def __enter__(self) -> _Silent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def print_notes(notes: Iterable[str]) -> None:
+    """Sense notes (unavailable model, no face found) as `note:` lines on stderr."""
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)

@@ -1,0 +1,63 @@
+"""The conditioning slots ("modalities") a Sensorium model can take, with their fixed encodings.
+
+Channel counts are part of a checkpoint's contract: a sense fills a slot only if it produces exactly
+this encoding. Every map is float32 in [0, 1] with shape (C, H, W).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Modality:
+    name: str
+    channels: int
+    description: str
+    # Thin drawn lines (skeletons, contours, edges): resampled without blur (nearest when zooming,
+    # max-pool when shrinking), since a bilinear resample smears a 1-px line that is crisp at test time.
+    lines: bool = False
+    # Channel pairs that swap under a horizontal flip (left/right body parts), as channel indices.
+    flip_pairs: tuple[tuple[int, int], ...] = ()
+
+
+# Compact face-parsing classes shared by every face-parsing sense (one-hot, one channel each).
+FACE_PARSING_CLASSES: tuple[str, ...] = (
+    "background",
+    "person",  # hair, neck, body, clothes: the person mask outside the face
+    "skin",  # face skin incl. nose and ears
+    "brows",
+    "eyes",
+    "irises",
+    "lips",
+    "mouth",  # inner mouth / teeth
+)
+
+# Body skeleton limb groups (one channel each), drawn as thick lines between keypoints.
+POSE_PARTS: tuple[str, ...] = ("head", "torso", "left_arm", "right_arm", "left_leg", "right_leg")
+
+# Face landmark contour groups (one channel each), drawn as polylines of the face mesh.
+FACE_PARTS: tuple[str, ...] = ("oval", "brows", "eyes", "irises", "nose", "lips")
+
+SEGMENTATION_CHANNELS = 16  # scene labels (e.g. ADE20k's 150) embedded by a fixed binary code
+
+MODALITIES: dict[str, Modality] = {
+    m.name: m
+    for m in (
+        Modality("depth", 1, "monocular depth, normalised per image, near = 1"),
+        Modality("segmentation", SEGMENTATION_CHANNELS, "scene semantic labels, fixed binary code"),
+        Modality("face_parsing", len(FACE_PARSING_CLASSES), "face regions, one-hot"),
+        Modality("face_depth", 1, "depth of the face from the 3-D face mesh, near = 1"),
+        Modality("person", 1, "person (selfie) segmentation mask"),
+        Modality("pose", len(POSE_PARTS), "body skeleton limbs, one channel per part", lines=True,
+                 flip_pairs=tuple((POSE_PARTS.index(f"left_{p}"), POSE_PARTS.index(f"right_{p}")) for p in ("arm", "leg"))),
+        Modality("face_landmarks", len(FACE_PARTS), "facial keypoint contours, one channel per part", lines=True),
+        Modality("edges", 1, "edge map (Canny or HED)", lines=True),
+    )
+}
+
+DEFAULT_MODALITIES: tuple[str, ...] = tuple(MODALITIES)
+
+
+def channels_of(names: tuple[str, ...] | list[str]) -> int:
+    return sum(MODALITIES[n].channels for n in names)

@@ -1,0 +1,235 @@
+"""A set of senses for a model's modalities: resolve a provider per modality once, run any subset
+on an image, and cache the maps by image content so nothing is extracted twice.
+
+Failures never raise: a modality that cannot run (missing weights, crash) yields no map but a note
+saying why, and the other modalities still come back.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+from PIL import Image
+
+from ..modalities import DEFAULT_MODALITIES
+from .base import Availability, Sense, SenseMap, SenseUnavailable
+from .map_cache import MapCache, image_hash
+from .registry import SenseChoice, providers_of, resolve
+
+__all__ = ["Extraction", "SenseSet", "image_hash"]
+
+Size = int | tuple[int, int] | None
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One pool for every SenseSet and session: a Space's concurrent requests share its threads
+    instead of each starting eight."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1) + 2, thread_name_prefix="sense")
+        return _POOL
+
+
+class Extraction(dict):
+    """modality -> SenseMap for the modalities that produced a map, plus:
+
+    notes: modality -> human message (unavailable, failed, or ran but found nothing).
+    seconds: modality -> wall time spent (about 0 for cache hits).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.notes: dict[str, str] = {}
+        self.seconds: dict[str, float] = {}
+
+
+def as_size(size: Size, image: Image.Image) -> tuple[int, int]:
+    """None -> the image's (H, W); int s -> (s, s); (H, W) as given."""
+    if size is None:
+        return image.height, image.width
+    if isinstance(size, int):
+        return size, size
+    h, w = (int(v) for v in size)
+    if h <= 0 or w <= 0:
+        raise ValueError(f"size must be positive, got {size}")
+    return h, w
+
+
+class SenseSet:
+    """The senses filling `modalities` on `device`.
+
+    overrides: modality -> SenseChoice(provider, model) or a plain model string (hub id / dir).
+    preferred: modality -> provider name tried first (a checkpoint's `metadata.senses`).
+    cache: shared MapCache (pass the same one to several SenseSets to share maps).
+    parallel: run a new image's senses side by side (one process-wide thread pool).
+    Providers are resolved lazily on first use; models load lazily, once per process.
+    """
+
+    def __init__(
+        self,
+        modalities: Sequence[str] | None = None,
+        device: str | torch.device = "cpu",
+        overrides: Mapping[str, SenseChoice | str] | None = None,
+        cache: MapCache | None = None,
+        preferred: Mapping[str, str] | None = None,
+        parallel: bool = True,
+    ) -> None:
+        self.modalities = tuple(modalities or DEFAULT_MODALITIES)
+        for m in self.modalities:
+            providers_of(m)  # unknown names fail here, loudly, not at the first image
+        self.device = torch.device(device)
+        self.overrides = {m: SenseChoice(model=c) if isinstance(c, str) else c for m, c in (overrides or {}).items()}
+        self.preferred = dict(preferred or {})
+        self.parallel = parallel
+        self.cache = cache if cache is not None else MapCache()
+        self._lock = threading.Lock()
+        self._resolved: dict[str, tuple[Sense | None, str]] = {}
+        self._failed: dict[str, str] = {}
+
+    # -- resolution -----------------------------------------------------------------------
+    def _resolve(self, modality: str) -> tuple[Sense | None, str]:
+        with self._lock:
+            if modality in self._resolved:
+                return self._resolved[modality]
+        sense, reasons = resolve(modality, self.overrides.get(modality), self.preferred.get(modality))
+        if sense is None:
+            entry = (None, " | ".join(reasons) or f"no sense for {modality!r}")
+        else:
+            sense.device = self.device
+            skipped = f"using {sense.label}; skipped: " + " | ".join(reasons) if reasons else ""
+            trained = self.preferred.get(modality)
+            if trained and sense.name != trained and reasons:  # skipped, not overridden by a pin
+                skipped = f"the checkpoint was trained on {trained} maps, which cannot run here; {skipped}"
+            entry = (sense, skipped)
+        with self._lock:
+            return self._resolved.setdefault(modality, entry)
+
+    def sense(self, modality: str) -> Sense | None:
+        """The sense resolved for `modality` (None if none can run)."""
+        return self._resolve(modality)[0]
+
+    def status(self) -> dict[str, Availability]:
+        """modality -> Availability; the reason names missing models (or skipped providers)."""
+        out = {}
+        for m in self.modalities:
+            sense, why = self._resolve(m)
+            failed = self._failed.get(m)
+            out[m] = Availability(sense is not None and not failed, failed or why)
+        return out
+
+    def refresh(self) -> None:
+        """Forget resolutions and load failures (e.g. after weights were copied in)."""
+        with self._lock:
+            self._resolved.clear()
+            self._failed.clear()
+
+    # -- extraction -----------------------------------------------------------------------
+    def _key(self, digest: str, size: tuple[int, int], sense: Sense) -> tuple:
+        return (digest, size, sense.name, getattr(sense, "model", None))
+
+    def _run(self, sense: Sense, image: Image.Image, size: tuple[int, int]) -> SenseMap:
+        sense.load(self.device)
+        return sense(image, size)
+
+    def _usable(self, modality: str, notes: dict[str, str]) -> Sense | None:
+        sense, why = self._resolve(modality)
+        if sense is None or modality in self._failed:
+            notes[modality] = self._failed.get(modality) or why
+            return None
+        return sense
+
+    def _record_failure(self, modality: str, sense: Sense, exc: Exception) -> str:
+        msg = str(exc) if isinstance(exc, SenseUnavailable) else (
+            f"{sense.label} failed: {type(exc).__name__}: {exc}"
+        )  # fmt: skip
+        if isinstance(exc, SenseUnavailable):
+            with self._lock:
+                self._failed[modality] = msg  # do not retry a failed load on every request
+        return msg
+
+    def extract(self, image: Image.Image, size: Size = None, modalities: Sequence[str] | None = None) -> Extraction:
+        """Maps of `image` at `size` (H, W) for `modalities` (default: all of this set).
+
+        Returns an Extraction (dict modality -> SenseMap, with .notes and .seconds). Cached by
+        (image content, size, sense): a repeated image never reaches the model.
+        """
+        size = as_size(size, image)
+        digest = image_hash(image)
+        out = Extraction()
+        todo: list[tuple[str, Sense]] = []
+        for m in modalities or self.modalities:
+            if m not in self.modalities:
+                raise KeyError(f"{m!r} is not in this SenseSet: {self.modalities}")
+            sense = self._usable(m, out.notes)
+            if sense is not None:
+                todo.append((m, sense))
+
+        def one(sense: Sense) -> tuple[SenseMap | Exception, float]:
+            start = time.perf_counter()
+            try:
+                return self.cache.get_or_compute(self._key(digest, size, sense), lambda: self._run(sense, image, size)), \
+                    time.perf_counter() - start  # fmt: skip
+            except Exception as exc:  # a sense must never take the request down
+                return exc, time.perf_counter() - start
+
+        # Senses are independent: run them side by side. The mediapipe graphs and torch release the
+        # GIL, so CPU senses overlap each other and the GPU's; shared models and the face mesh have
+        # their own locks. Results are the same as one after another (a test checks).
+        pool = _pool() if self.parallel and len(todo) > 1 else None
+        results = list(pool.map(lambda ms: one(ms[1]), todo)) if pool else [one(sense) for _, sense in todo]
+        for (m, sense), (result, seconds) in zip(todo, results, strict=True):
+            out.seconds[m] = seconds
+            if isinstance(result, Exception):
+                out.notes[m] = self._record_failure(m, sense, result)
+                continue
+            out[m] = result
+            if result.note:
+                out.notes[m] = result.note
+        return out
+
+    def extract_many(
+        self, images: Sequence[Image.Image], size: int | tuple[int, int],
+        modalities: Sequence[str] | None = None,
+    ) -> list[Extraction]:  # fmt: skip
+        """Like `extract` for many images at one size, batching cache misses per sense (GPU)."""
+        digests = [image_hash(im) for im in images]
+        outs = [Extraction() for _ in images]
+        for m in modalities or self.modalities:
+            sense = self._usable(m, outs[0].notes) if images else None
+            if sense is None:
+                for o in outs[1:]:
+                    o.notes[m] = outs[0].notes.get(m, "")
+                continue
+            hw = as_size(size, images[0])
+            keys = [self._key(d, hw, sense) for d in digests]
+            cached = [self.cache.get(k) for k in keys]
+            todo = [i for i, c in enumerate(cached) if c is None]
+            if todo:
+                start = time.perf_counter()
+                try:
+                    sense.load(self.device)
+                    fresh = sense.extract_batch([images[i] for i in todo], hw)
+                except Exception as exc:
+                    msg = self._record_failure(m, sense, exc)
+                    for o in outs:
+                        o.notes[m] = msg
+                    continue
+                for i, result in zip(todo, fresh, strict=True):
+                    self.cache.put(keys[i], result)
+                    cached[i] = result
+                    outs[i].seconds[m] = (time.perf_counter() - start) / len(todo)
+            for o, result in zip(outs, cached, strict=True):
+                o[m] = result
+                if result.note:
+                    o.notes[m] = result.note
+        return outs

@@ -1,0 +1,36 @@
+"""A pip-installed Sensorium (fresh venv, `pip install .`, run outside the checkout) finds its
+bundled demo checkpoint: the wheel carries it as package data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_pip_installed_cli_translates_with_its_bundled_checkpoint(tmp_path):
+    venv = tmp_path / "venv"
+    # System site-packages provide torch and the senses; the package itself comes from the wheel.
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-deps", str(ROOT)],
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    work = tmp_path / "elsewhere"  # not the checkout: nothing there to find by relative path
+    work.mkdir()
+    content, style = ROOT / "assets/examples/content_obama_portrait.jpg", ROOT / "assets/examples/style_starry_night.jpg"
+    env = {k: v for k, v in os.environ.items() if k not in ("SENSORIUM_CHECKPOINT", "PYTHONPATH")}
+    done = subprocess.run([str(venv / "bin" / "sensorium"), "translate", str(content), str(style), "-o", "out.png",
+                           "--resolution", "64", "--modalities", "edges"], cwd=work, env={**env, "OMP_NUM_THREADS": "1"},
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "from sensorium.bundled import demo_checkpoint; "
+                            "print(demo_checkpoint())"], cwd=work, env=env, capture_output=True, text=True)  # fmt: skip
+    assert str(venv) in where.stdout and str(ROOT) not in where.stdout  # the installed copy, not the checkout's
+    assert Image.open(work / "out.png").size[1] == 64
