@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 
 from sensorium.modalities import MODALITIES
+from sensorium.pipeline import Content
 from sensorium.senses import Extraction, image_hash
 
 from .inputs import (
@@ -103,18 +104,17 @@ def translate(state: DemoState, content, style, modalities: Sequence[str] | None
     strengths = check_strengths(state, strengths)
     res, res_notes = check_resolution(state, resolution)
     domain = check_domain(state, domain)
-    mix = check_mix(mix)
+    mix = check_mix(state, mix)
     notes = [f"Content image: {n}" for n in c.notes] + [f"Style image: {n}" for n in s.notes] + res_notes + notes
 
     t0 = time.perf_counter()
-    prepared, maps = extract(state, c.image, res)
+    content = sense(state, c.image, res)
     t1 = time.perf_counter()
-    style_vec = state.pipe.encode_style(s.image, res, domain)
-    if b is not None:
-        style_vec = state.pipe.interpolate_styles(style_vec, state.pipe.encode_style(b.image, res, domain), mix)
+    style_vec = state.pipe.style(s.image, res, domain, blend=(b.image, mix) if b is not None else None)
     t2 = time.perf_counter()
-    (image,) = generate(state, maps, prepared, style_vec[None], use, strengths)
+    (image,) = render(state, content, style_vec[None], use, strengths)
     t3 = time.perf_counter()
+    prepared, maps = content.image, content.maps
 
     used = tuple(m for m in use if m in maps and strengths.get(m, 1.0) > 0)
     if not used:
@@ -134,7 +134,8 @@ def extract_maps(state: DemoState, content, resolution: int | None = None) -> tu
     c = load_upload(state, content, "content")
     res, notes = check_resolution(state, resolution)
     t0 = time.perf_counter()
-    prepared, maps = extract(state, c.image, res)
+    content = sense(state, c.image, res)
+    prepared, maps = content.image, content.maps
     timings = {"senses": time.perf_counter() - t0}
     notes = [f"Content image: {n}" for n in c.notes] + notes
     notes += [f"{m}: {short(msg)}" for m, msg in maps.notes.items() if msg]
@@ -159,9 +160,8 @@ def random_styles(state: DemoState, content, modalities: Sequence[str] | None = 
     except (TypeError, ValueError, OverflowError):
         raise user_error("Seed and number of samples must be whole numbers (seed below 2^63).") from None
     n = min(max(n, 1), MAX_SAMPLES)
-    prepared, maps = extract(state, c.image, res)
     styles = state.pipe.sample_styles(n, seed=seed, domain=domain)
-    images = generate(state, maps, prepared, styles, use, strengths)
+    images = render(state, sense(state, c.image, res), styles, use, strengths)
     return [(im, f"seed {seed} · #{i + 1}") for i, im in enumerate(images)]
 
 
@@ -195,18 +195,16 @@ def info(state: DemoState) -> dict:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def extract(state: DemoState, image: Image.Image, resolution: int) -> tuple[Image.Image, Extraction]:
-    """The content at model size and all its available maps (cached by image content and size)."""
-    prepared = state.pipe.prepare(image, resolution)
-    maps = state.pipe.senses.extract(prepared, (prepared.height, prepared.width), state.available)
-    return prepared, maps
+def sense(state: DemoState, image: Image.Image, resolution: int) -> Content:
+    """The content at model size and all its available maps (cached by image content and size),
+    so a later toggle of modalities or strengths never re-extracts."""
+    return state.pipe.sense(image, resolution, state.available)
 
 
-def generate(state: DemoState, maps: Extraction, prepared: Image.Image, styles: torch.Tensor,
-             use: Sequence[str], strengths: Mapping[str, float]) -> list[Image.Image]:  # fmt: skip
-    size = (prepared.height, prepared.width)
+def render(state: DemoState, content: Content, styles: torch.Tensor, use: Sequence[str],
+           strengths: Mapping[str, float]) -> list[Image.Image]:  # fmt: skip
     try:
-        return state.pipe.generate(maps, size, styles, use, strengths)
+        return state.pipe.render(content, styles, use, strengths)
     except torch.OutOfMemoryError:
         raise user_error("The device ran out of memory at this resolution; please pick a smaller one.") from None
 

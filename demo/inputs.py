@@ -5,18 +5,20 @@ Each returns clean values or raises `gr.Error` with a sentence meant for the per
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import gradio as gr
 
 from sensorium.images import ImageError, LoadedImage, load_image
+from sensorium.pipeline import UsageError
 
 from .state import DemoState
 
 MAX_STRENGTH = 1.5
+T = TypeVar("T")
 
 
 def user_error(message: str) -> gr.Error:
@@ -37,45 +39,28 @@ def load_upload(state: DemoState, source, role: str) -> LoadedImage:
         raise user_error(f"{role.capitalize()} image: {err}") from None
 
 
+def pipeline_checked(check: Callable[..., T], *args) -> T:
+    """Run one of the pipeline's request checks; its UsageError becomes the person's message."""
+    try:
+        return check(*args)
+    except UsageError as err:
+        raise user_error(str(err)) from None
+
+
 def check_modalities(state: DemoState, modalities: Sequence[str] | None) -> tuple[list[str], list[str]]:
     """Requested modalities in checkpoint order, and notes for the ones that cannot run here."""
     if modalities is None:
         return list(state.available), []
-    if isinstance(modalities, str):
-        modalities = [modalities]
-    if not isinstance(modalities, (list, tuple)):
-        raise user_error(f'Modalities must be a list of names like ["edges"], got {short(repr(modalities), 60)}.')
-    unknown = [m for m in modalities if m not in state.modalities]
-    if unknown:
-        raise user_error(f"Unknown modality {', '.join(map(repr, unknown))}; this checkpoint uses: "
-                         f"{', '.join(state.modalities)}.")  # fmt: skip
-    wanted = [m for m in state.modalities if m in modalities]
+    wanted = pipeline_checked(state.pipe.modalities_of, modalities)
     off = [m for m in wanted if not state.availability[m].ok]
     notes = [f"{m} is not available here, so it was left out ({short(state.availability[m].reason)})." for m in off]
     return [m for m in wanted if m not in off], notes
 
 
 def check_strengths(state: DemoState, strengths: Mapping[str, float] | None) -> dict[str, float]:
-    """modality -> strength in [0, 1.5] (default 1); unknown names or non-numbers raise gr.Error."""
-    if strengths is None:
-        return {}
-    if not isinstance(strengths, Mapping):
-        raise user_error('Strengths must be a mapping like {"edges": 0.5}.')
-    out = {}
-    for name, value in strengths.items():
-        if name not in state.modalities:
-            raise user_error(
-                f"Unknown modality {name!r} in strengths; this checkpoint uses: {', '.join(state.modalities)}."
-            )
-        try:
-            out[name] = min(max(float(value), 0.0), MAX_STRENGTH)
-            if math.isnan(out[name]):
-                raise ValueError("NaN")
-        except (TypeError, ValueError):
-            raise user_error(
-                f"The strength of {name} must be a number from 0 to {MAX_STRENGTH}, got {value!r}."
-            ) from None
-    return out
+    """modality -> strength in [0, 1.5] (the sliders' range; default 1); unknown names or
+    non-numbers raise gr.Error."""
+    return pipeline_checked(state.pipe.strengths_of, strengths, MAX_STRENGTH)
 
 
 def check_resolution(state: DemoState, resolution) -> tuple[int, list[str]]:
@@ -98,25 +83,13 @@ def check_resolution(state: DemoState, resolution) -> tuple[int, list[str]]:
 
 
 def check_domain(state: DemoState, domain) -> int:
-    n = state.pipe.config.num_domains
-    try:
-        d = int(domain or 0)
-    except (TypeError, ValueError, OverflowError):
-        raise user_error(f"Domain must be a whole number from 0 to {n - 1}.") from None
-    if not 0 <= d < n:
-        raise user_error(f"Domain must be from 0 to {n - 1} for this checkpoint, got {d}.")
-    return d
+    """A style head by name or number (the pipeline's one rule)."""
+    return pipeline_checked(state.pipe.domain_index, domain)
 
 
-def check_mix(mix) -> float:
+def check_mix(state: DemoState, mix) -> float:
     """The style mix in [0, 1] (values outside are clipped); non-numbers raise gr.Error."""
-    try:
-        value = float(mix or 0.0)
-    except (TypeError, ValueError):
-        value = math.nan
-    if math.isnan(value):
-        raise user_error(f"Mix must be a number from 0 to 1, got {short(repr(mix), 60)}.")
-    return min(max(value, 0.0), 1.0)
+    return pipeline_checked(state.pipe.mix_of, mix)
 
 
 def pretty(modality: str) -> str:

@@ -4,12 +4,22 @@
     result = pipe(content_img, style_img, modalities=["pose", "face_landmarks"], resolution=256)
     result.image.save("out.png"); result.maps["pose"].preview; result.timings
 
+The pipeline is the one orchestrator every frontend (app, CLI, video, showcase) goes through, in
+three steps over typed values:
+
+    content = pipe.sense(image, resolution)             # Content: the prepared image and its maps
+    style = pipe.style(style_image, resolution, domain)  # (S,) style vector, or blend=(image_b, t)
+    images = pipe.render(content, styles, modalities, strengths)
+
+`__call__` is sense → style → render with timings. A request the checkpoint cannot serve (unknown
+modality, domain, strength, mix, resolution) raises one `UsageError` with a sentence for people.
 Maps are cached by image content (in the SenseSet) and style vectors by image content too, so a
 call that only changes modalities or strengths runs just the content encoder and the generator.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +33,24 @@ from .images import fit_to_model, pil_to_tensor, tensor_to_pil
 from .lru import LRU
 from .model import Sensorium
 from .senses import Extraction, SenseSet, image_hash
+
+
+class UsageError(ValueError):
+    """A request this checkpoint cannot serve; the message says what is allowed. The app shows it
+    as a friendly error, the CLI prints it and exits with code 2."""
+
+
+@dataclass(frozen=True)
+class Content:
+    """A content image as the model sees it: prepared to model size, with its sense maps."""
+
+    image: Image.Image  # RGB at model size (sides multiples of the stride)
+    maps: Extraction  # modality → SenseMap, plus notes for the senses that found nothing or failed
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width)."""
+        return self.image.height, self.image.width
 
 
 @dataclass
@@ -84,35 +112,104 @@ class TranslationPipeline:
         n = self.config.num_domains
         return tuple(names) if len(names) == n else tuple(f"domain {i}" for i in range(n))
 
-    def domain_index(self, domain: int | str) -> int:
-        """A style head by name ("male") or number; ValueError naming the choices otherwise."""
+    # -- request checks: the one place a request is validated ----------------------------------
+    def domain_index(self, domain: int | str | None) -> int:
+        """A style head by name ("male") or number; UsageError naming the choices otherwise."""
         names = self.domain_names
         if isinstance(domain, str) and domain in names:
             return names.index(domain)
         try:
-            index = int(domain)
-        except (TypeError, ValueError):
-            index = -1
-        if not 0 <= index < len(names):
-            raise ValueError(f"unknown domain {domain!r}; this checkpoint has {', '.join(names)} (or 0–{len(names) - 1})")
+            index = int(domain or 0)
+        except (TypeError, ValueError, OverflowError):
+            index = None
+        if index is None or not 0 <= index < len(names):
+            rule = "a whole number from" if index is None else "from"
+            raise UsageError(f"unknown domain {domain!r}; this checkpoint has {', '.join(names)}. "
+                             f"Domain must be {rule} 0 to {len(names) - 1}, or one of those names.")  # fmt: skip
         return index
 
-    # -- pieces -----------------------------------------------------------------------------------
+    def resolution_of(self, resolution: int) -> int:
+        """A valid output size: a whole number of pixels, a positive multiple of the model stride."""
+        stride = self.config.stride
+        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < stride or resolution % stride:
+            raise UsageError(f"resolution must be a multiple of {stride} from {stride} px, got {resolution!r}")
+        return resolution
+
+    def modalities_of(self, modalities: Sequence[str] | str | None) -> tuple[str, ...]:
+        """The requested modalities in checkpoint order (None = all; [] = style only)."""
+        if modalities is None:
+            return tuple(self.config.modalities)
+        if isinstance(modalities, str):
+            modalities = [modalities]
+        if not isinstance(modalities, (list, tuple)):
+            raise UsageError(f'Modalities must be a list of names like ["edges"], got {repr(modalities)[:60]}.')
+        unknown = [m for m in modalities if m not in self.config.modalities]
+        if unknown:
+            raise UsageError(f"Unknown modality {', '.join(map(repr, unknown))}; this checkpoint has: "
+                             f"{', '.join(self.config.modalities)}.")  # fmt: skip
+        return tuple(m for m in self.config.modalities if m in modalities)
+
+    def strengths_of(self, strengths: Mapping[str, float] | None, limit: float = math.inf) -> dict[str, float]:
+        """modality → a finite strength >= 0 (clipped to `limit`); unknown names or non-numbers raise."""
+        if strengths is None:
+            return {}
+        if not isinstance(strengths, Mapping):
+            raise UsageError('Strengths must be a mapping like {"edges": 0.5}.')
+        out = {}
+        for name, value in strengths.items():
+            if name not in self.config.modalities:
+                raise UsageError(f"Unknown modality {name!r} in strengths; this checkpoint has: "
+                                 f"{', '.join(self.config.modalities)}.")  # fmt: skip
+            try:
+                x = float(value)
+            except (TypeError, ValueError, OverflowError):
+                x = math.nan
+            unclipped = limit == math.inf  # the app clips to its slider's range; elsewhere out-of-range is an error
+            if math.isnan(x) or (unclipped and not 0 <= x < math.inf):
+                allowed = f"from 0 to {limit:g}" if limit < math.inf else ">= 0"
+                raise UsageError(f"The strength of {name} must be a number {allowed}, got {value!r}.")
+            out[name] = min(max(x, 0.0), limit)
+        return out
+
+    @staticmethod
+    def mix_of(mix: float | None) -> float:
+        """A style blend weight in [0, 1] (values outside are clipped); non-numbers raise."""
+        try:
+            value = float(mix or 0.0)
+        except (TypeError, ValueError):
+            value = math.nan
+        if math.isnan(value):
+            raise UsageError(f"Mix must be a number from 0 to 1, got {repr(mix)[:60]}.")
+        return min(max(value, 0.0), 1.0)
+
+    # -- the three steps ----------------------------------------------------------------------------
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
     def prepare(self, image: Image.Image, resolution: int) -> Image.Image:
         """The image at model size: long side = resolution, sides multiples of the model stride."""
-        return fit_to_model(image.convert("RGB"), resolution, self.config.stride)
+        return fit_to_model(image.convert("RGB"), self.resolution_of(resolution), self.config.stride)
 
-    def extract(self, content: Image.Image, resolution: int = 256, modalities: Sequence[str] | None = None) -> Extraction:
-        """Sense maps of the content image at model size (cached by image content)."""
+    def sense(self, content: Image.Image, resolution: int = 256, modalities: Sequence[str] | None = None) -> Content:
+        """The content image at model size and its sense maps (cached by image content and size)."""
         prepared = self.prepare(content, resolution)
-        return self.senses.extract(prepared, (prepared.height, prepared.width), modalities)
+        wanted = None if modalities is None else self.modalities_of(modalities)
+        return Content(prepared, self.senses.extract(prepared, (prepared.height, prepared.width), wanted))
 
     @torch.inference_mode()
-    def encode_style(self, style: Image.Image, resolution: int = 256, domain: int = 0) -> torch.Tensor:
-        """Style vector (S,) of an image; cached by (image content, resolution, domain)."""
+    def style(self, style: Image.Image | torch.Tensor, resolution: int = 256, domain: int | str = 0,
+              blend: tuple[Image.Image | torch.Tensor, float] | None = None) -> torch.Tensor:  # fmt: skip
+        """The style vector (S,) of an image (cached by image content, size and domain) or a given
+        vector; `blend=(second, t)` interpolates towards a second style (t=0 → first, 1 → second)."""
+        head = self.domain_index(domain)
+        s = style if isinstance(style, torch.Tensor) else self._encode_style(style, resolution, head)
+        if blend is not None and blend[0] is not None and blend[1]:
+            second, t = blend
+            other = second if isinstance(second, torch.Tensor) else self._encode_style(second, resolution, head)
+            s = self.interpolate_styles(s, other, self.mix_of(t))
+        return s
+
+    def _encode_style(self, style: Image.Image, resolution: int, domain: int) -> torch.Tensor:
         prepared = self.prepare(style, resolution)
 
         def compute() -> torch.Tensor:
@@ -127,66 +224,61 @@ class TranslationPipeline:
         """Linear interpolation in style space (t=0 → a, t=1 → b)."""
         return torch.lerp(a, b.to(a), float(t))
 
-    def sample_styles(self, n: int, seed: int = 0, domain: int = 0, temperature: float = 1.0) -> torch.Tensor:
+    def sample_styles(self, n: int, seed: int = 0, domain: int | str = 0, temperature: float = 1.0) -> torch.Tensor:
         """n style vectors (n, S) from the checkpoint's fitted style statistics."""
         g = torch.Generator().manual_seed(int(seed))
-        return self.model.sample_styles(n, domain, generator=g, temperature=temperature)
-
-    def random_styles(self, content: Image.Image, n: int = 4, seed: int = 0, resolution: int = 256,
-                      modalities: Sequence[str] | None = None, strengths: Mapping[str, float] | None = None,
-                      domain: int = 0) -> list[Image.Image]:  # fmt: skip
-        """The same content under n styles sampled from the checkpoint's style statistics."""
-        prepared = self.prepare(content, resolution)
-        maps = self.senses.extract(prepared, (prepared.height, prepared.width), modalities)
-        styles = self.sample_styles(n, seed, domain)
-        return self.generate(maps, (prepared.height, prepared.width), styles, modalities, strengths)
+        return self.model.sample_styles(n, self.domain_index(domain), generator=g, temperature=temperature)
 
     @torch.inference_mode()
-    def generate(self, maps: Extraction, size: tuple[int, int], styles: torch.Tensor,
-                 modalities: Sequence[str] | None = None, strengths: Mapping[str, float] | None = None) -> list[Image.Image]:  # fmt: skip
-        """Content encoder + generator on already extracted maps, one image per style vector."""
-        use = set(self.config.modalities if modalities is None else modalities)
-        tensors = {m: sm.tensor for m, sm in maps.items() if m in use}
-        stacked, presence = stack_maps(tensors, self.config.modalities, size, strengths, device=self.device)
+    def render(self, content: Content, styles: torch.Tensor, modalities: Sequence[str] | None = None,
+               strengths: Mapping[str, float] | None = None) -> list[Image.Image]:  # fmt: skip
+        """Content encoder + generator on sensed content, one image per style vector (a batch)."""
+        use = set(self.modalities_of(modalities))
+        strengths = self.strengths_of(strengths)
+        tensors = {m: sm.tensor for m, sm in content.maps.items() if m in use}
+        stacked, presence = stack_maps(tensors, self.config.modalities, content.size, strengths, device=self.device)
         styles = styles.to(self.device).reshape(-1, self.config.style_dim)
         with self._autocast():
-            content = self.model.encode_content(stacked, presence)
-            content = [c.expand(len(styles), -1, -1, -1) for c in content]
-            out = self.model.generate(content, styles).float()
+            pyramid = self.model.encode_content(stacked, presence)
+            pyramid = [c.expand(len(styles), -1, -1, -1) for c in pyramid]
+            out = self.model.generate(pyramid, styles).float()
         return [tensor_to_pil(o) for o in out]
+
+    def random_styles(self, content: Image.Image | Content, n: int = 4, seed: int = 0, resolution: int = 256,
+                      modalities: Sequence[str] | None = None, strengths: Mapping[str, float] | None = None,
+                      domain: int | str = 0) -> list[Image.Image]:  # fmt: skip
+        """The same content under n styles sampled from the checkpoint's style statistics."""
+        sensed = content if isinstance(content, Content) else self.sense(content, resolution, modalities)
+        return self.render(sensed, self.sample_styles(n, seed, domain), modalities, strengths)
 
     # -- the one call ---------------------------------------------------------------------------
     def __call__(self, content: Image.Image, style: Image.Image | torch.Tensor,
                  modalities: Sequence[str] | None = None, strengths: Mapping[str, float] | None = None,
                  resolution: int = 256, style_b: Image.Image | None = None, mix: float = 0.0,
-                 domain: int = 0) -> TranslationResult:  # fmt: skip
+                 domain: int | str = 0) -> TranslationResult:  # fmt: skip
         """Translate `content` into the style of `style` (an image, or a style vector).
 
         modalities: which of the checkpoint's modalities to use (default all; [] = style only).
         strengths: modality → multiplier of its map (0 drops it). style_b + mix: interpolate
-        the style towards a second image. resolution: long side of the output.
+        the style towards a second image. resolution: long side of the output. domain: the
+        style head, by name or number.
         """
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        wanted = [m for m in (self.config.modalities if modalities is None else modalities)]
-        unknown = [m for m in wanted if m not in self.config.modalities]
-        if unknown:
-            raise ValueError(f"this checkpoint has no modality {unknown}; it has {list(self.config.modalities)}")
-        prepared = self.prepare(content, resolution)
-        size = (prepared.height, prepared.width)
-        maps = self.senses.extract(prepared, size, wanted)
+        wanted = self.modalities_of(modalities)
+        strengths = self.strengths_of(strengths)
+        sensed = self.sense(content, resolution, wanted)
         timings["senses"] = time.perf_counter() - t0
 
         t1 = time.perf_counter()
-        s = style if isinstance(style, torch.Tensor) else self.encode_style(style, resolution, domain)
-        if style_b is not None and mix:
-            s = self.interpolate_styles(s, self.encode_style(style_b, resolution, domain), mix)
+        s = self.style(style, resolution, domain, blend=(style_b, mix) if style_b is not None else None)
         timings["style"] = time.perf_counter() - t1
 
         t2 = time.perf_counter()
-        (image,) = self.generate(maps, size, s, wanted, strengths)
+        (image,) = self.render(sensed, s, wanted, strengths)
         timings["generator"] = time.perf_counter() - t2
         timings["total"] = time.perf_counter() - t0
+        maps = sensed.maps
         notes = [f"{m}: {msg}" for m, msg in maps.notes.items() if msg]
-        used = tuple(m for m in wanted if m in maps and (strengths or {}).get(m, 1.0) > 0)
+        used = tuple(m for m in wanted if m in maps and strengths.get(m, 1.0) > 0)
         return TranslationResult(image, maps, s.detach().cpu(), used, timings, notes)

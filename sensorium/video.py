@@ -177,22 +177,19 @@ def translate_video(
     """
     start = time.perf_counter()
     fps, in_size, _ = video_info(src)
-    wanted = list(pipe.config.modalities if modalities is None else modalities)
-    unknown = [m for m in wanted if m not in pipe.config.modalities]
-    if unknown:
-        raise ValueError(f"this checkpoint has no modality {unknown}; it has {list(pipe.config.modalities)}")
-    s = style if isinstance(style, torch.Tensor) else pipe.encode_style(style, resolution)
+    wanted = pipe.modalities_of(modalities)
+    strengths = pipe.strengths_of(strengths)
+    s = pipe.style(style, resolution)
     smoother = MapSmoother(smooth, smooth_modalities)
     flicker_in, flicker_out = FlickerMeter(), FlickerMeter()
     writer, frames, size, notes = None, 0, in_size, {}
     try:
         for array in iter_frames(src, max_frames):
-            prepared = pipe.prepare(Image.fromarray(array), resolution)
-            hw = (prepared.height, prepared.width)
-            maps = smoother(pipe.extract(prepared, resolution, wanted))  # already model size: not resized again
-            notes.update({f"{m}: {msg}": None for m, msg in maps.notes.items() if msg})
-            (out,) = pipe.generate(maps, hw, s, wanted, strengths)
-            flicker_in.add(prepared)
+            content = pipe.sense(Image.fromarray(array), resolution, wanted)
+            content = dataclasses.replace(content, maps=smoother(content.maps))
+            notes.update({f"{m}: {msg}": None for m, msg in content.maps.notes.items() if msg})
+            (out,) = pipe.render(content, s, wanted, strengths)
+            flicker_in.add(content.image)
             flicker_out.add(out)
             if input_size and out.size != in_size:
                 out = out.resize(in_size, Image.Resampling.LANCZOS)

@@ -86,7 +86,7 @@ def test_bad_image_is_one_friendly_line_and_exit_2(checkpoint, tmp_path, photos,
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--modalities", "pose,smell"], "unknown modality 'smell'; this checkpoint has: depth"),
+        (["--modalities", "pose,smell"], "Unknown modality 'smell'; this checkpoint has: depth"),
         (["--strength", "pose=lots"], "--strength expects MODALITY=NUMBER"),
         (["--resolution", "60"], "--resolution must be a multiple of 8"),
         (["--checkpoint", "no/such/dir"], "checkpoint 'no/such/dir' not found"),

@@ -316,14 +316,14 @@ def test_the_time_limit_is_on_by_default_and_configurable():
 def test_a_slow_request_is_stopped_at_the_time_limit_and_frees_the_queue(tmp_path):
     """Fault injection: requests at 128 px sleep 5 s inside the model call; the limit is 1 s."""
     pipe = tiny_pipeline(tmp_path / "ckpt")
-    real_generate = pipe.generate
+    real_render = pipe.render
 
-    def generate(maps, size, *args, **kwargs):
-        if max(size) == 128:
+    def render(content, *args, **kwargs):
+        if max(content.size) == 128:
             time.sleep(5)
-        return real_generate(maps, size, *args, **kwargs)
+        return real_render(content, *args, **kwargs)
 
-    pipe.generate = generate
+    pipe.render = render
     with torch_threads(1):
         demo, url, settings = launch(tmp_path / "ckpt", pipe, time_limit=1.0)
         try:

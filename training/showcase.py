@@ -36,14 +36,14 @@ def build(pipe: TranslationPipeline, resolution: int, cell: int) -> Image.Image:
     top = contact_sheet(contents, styles, grid, cell=cell, corner="content / style")
 
     content, style = contents[0], styles[0]
-    usable = [m for m in pipe.config.modalities if m in pipe.extract(content, resolution)]
+    maps = pipe.sense(content, resolution).maps
+    usable = [m for m in pipe.config.modalities if m in maps]
     rows = subsets(usable)
     cols = 4
     cells = [(pipe(content, style, modalities=mods, resolution=resolution).image, label) for label, mods in rows]
     cells += [None] * (-len(cells) % cols)
     table = [cells[i : i + cols] for i in range(0, len(cells), cols)]
     captioned = [list(row) for row in table]  # (image, caption) cells, None where the row is short
-    maps = pipe.extract(content, resolution)
     previews = [(maps[m].preview, m) for m in usable][:cols]
     previews += [None] * (cols - len(previews))
     bottom = contact_sheet([content] * len(table), previews, captioned, cell=cell, corner=style)

@@ -34,16 +34,15 @@ def checkpoint_path(arg: str | None) -> str:
     return arg or os.environ.get(CHECKPOINT_ENV) or str(DEFAULT_CHECKPOINT)
 
 
-def parse_modalities(text: str | None, available: Sequence[str]) -> list[str] | None:
+def parse_modalities(text: str | None, pipe: TranslationPipeline) -> list[str] | None:
+    """"pose,edges" → the names, checked by the pipeline (None = every modality)."""
     if text is None:
         return None
-    names = [m.strip() for m in text.split(",") if m.strip()]
-    _check_known(names, available)
-    return names
+    return list(usage(pipe.modalities_of, [m.strip() for m in text.split(",") if m.strip()]))
 
 
-def parse_strengths(items: Iterable[str], available: Sequence[str]) -> dict[str, float]:
-    """["pose=1.2", "depth=0.5,edges=0"] → {"pose": 1.2, …}; names must be in `available`."""
+def parse_strengths(items: Iterable[str], pipe: TranslationPipeline) -> dict[str, float]:
+    """["pose=1.2", "depth=0.5,edges=0"] → {"pose": 1.2, …}, checked by the pipeline."""
     out: dict[str, float] = {}
     for item in (part.strip() for text in items for part in text.split(",") if part.strip()):
         name, sep, value = item.partition("=")
@@ -54,14 +53,17 @@ def parse_strengths(items: Iterable[str], available: Sequence[str]) -> dict[str,
         if not sep or not x >= 0:  # `not >=` also rejects nan
             raise CLIError(f"--strength expects MODALITY=NUMBER >= 0, got {item!r}")
         out[name.strip()] = x
-    _check_known(list(out), available)
-    return out
+    return usage(pipe.strengths_of, out)
 
 
-def _check_known(names: Sequence[str], available: Sequence[str]) -> None:
-    unknown = [m for m in names if m not in available]
-    if unknown:
-        raise CLIError(f"unknown modality {', '.join(map(repr, unknown))}; this checkpoint has: {', '.join(available)}")
+def usage(check, *args):
+    """One of the pipeline's request checks; its UsageError becomes a one-line CLI error (exit 2)."""
+    from ..pipeline import UsageError
+
+    try:
+        return check(*args)
+    except UsageError as exc:
+        raise CLIError(str(exc)) from exc
 
 
 # -- shared steps -------------------------------------------------------------------------------
@@ -85,11 +87,14 @@ def load_pipeline(args: argparse.Namespace, map_cache_entries: int = 512) -> Tra
     except CheckpointError as exc:
         hint = "" if args.checkpoint else f" (pass --checkpoint PATH_OR_HUB_ID, or set ${CHECKPOINT_ENV})"
         raise CLIError(f"{exc}{hint}") from exc
-    if args.resolution < model.config.stride or args.resolution % model.config.stride:
-        raise CLIError(f"--resolution must be a multiple of {model.config.stride} for this checkpoint")
     senses = SenseSet(model.config.modalities, device=device, cache=MapCache(max_entries=map_cache_entries),
                       preferred=trained_senses(model))  # fmt: skip
-    return TranslationPipeline(model, senses=senses, device=device)
+    pipe = TranslationPipeline(model, senses=senses, device=device)
+    try:
+        pipe.resolution_of(args.resolution)
+    except ValueError as exc:
+        raise CLIError(f"--{exc}") from exc
+    return pipe
 
 
 def parse_domain(value: str, pipe: TranslationPipeline) -> int:

@@ -41,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
         if not path.exists():
             raise CLIError(f"{role} {path} not found")
     pipe = load_pipeline(args)
-    modalities = parse_modalities(args.modalities, pipe.config.modalities)
-    strengths = parse_strengths(args.strength, pipe.config.modalities)
+    modalities = parse_modalities(args.modalities, pipe)
+    strengths = parse_strengths(args.strength, pipe)
     args.domain = parse_domain(args.domain, pipe)
     if args.content.is_dir() or args.style.is_dir():
         return _run_folders(pipe, args, modalities, strengths)
@@ -71,7 +71,7 @@ def _run_folders(pipe: TranslationPipeline, args: argparse.Namespace, modalities
         except CLIError as exc:
             skipped.append(str(exc))
             continue
-        styles.append((path.stem, thumbnail(image, THUMB), pipe.encode_style(image, args.resolution, args.domain)))
+        styles.append((path.stem, thumbnail(image, THUMB), pipe.style(image, args.resolution, args.domain)))
     if not styles:
         raise CLIError(f"none of the style images could be read ({'; '.join(skipped)})")
     notes: dict[str, dict[str, None]] = {}  # note → contents it concerns; printed after the progress bar

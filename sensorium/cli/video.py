@@ -34,9 +34,9 @@ def run(args: argparse.Namespace) -> int:
     info = video_info(args.video)  # an unreadable video fails before the checkpoint loads
     style = read_image(args.style, "style")
     pipe = load_pipeline(args, map_cache_entries=MAP_CACHE_FRAMES)
-    modalities = parse_modalities(args.modalities, pipe.config.modalities)
-    strengths = parse_strengths(args.strength, pipe.config.modalities)
-    style = pipe.encode_style(style, args.resolution, parse_domain(args.domain, pipe))  # once, for the whole clip
+    modalities = parse_modalities(args.modalities, pipe)
+    strengths = parse_strengths(args.strength, pipe)
+    style = pipe.style(style, args.resolution, parse_domain(args.domain, pipe))  # once, for the whole clip
     known = [n for n in (info.frames, args.max_frames) if n]
     with progress_bar(min(known) if known else None, "frame") as bar:
         report = translate_video(
