@@ -57,7 +57,7 @@ class DemoState:
     @property
     def trained_resolution(self) -> int | None:
         """The size the checkpoint was trained at (its export metadata), when the UI can offer it."""
-        r = getattr(self.pipe.model, "metadata", {}).get("resolution")
+        r = self.pipe.model.info.resolution
         stride = self.pipe.config.stride
         return int(r) if isinstance(r, int) and stride <= r <= self.max_resolution and r % stride == 0 else None
 

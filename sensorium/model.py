@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .checkpoint_info import CheckpointInfo
 from .conditioning import expand_presence
 from .config import ConfigError, ModelConfig
 from .encoders import ContentEncoder, StyleEncoder
@@ -46,6 +47,7 @@ class Sensorium(nn.Module):
         # Per-domain Gaussian fitted to training styles, for sampling random styles.
         self.register_buffer("style_mean", torch.zeros(config.num_domains, config.style_dim))
         self.register_buffer("style_scale_tril", torch.eye(config.style_dim).repeat(config.num_domains, 1, 1))
+        self.info = CheckpointInfo()  # how the weights were made; from_pretrained reads it from config.json
 
     # -- the three steps --------------------------------------------------------------------
     def encode_style(self, image: torch.Tensor, domain: torch.Tensor | None = None) -> torch.Tensor:
@@ -97,12 +99,16 @@ class Sensorium(nn.Module):
 
     # -- persistence ----------------------------------------------------------------------------
     def save_pretrained(self, directory: str | os.PathLike, dtype: torch.dtype | None = None,
-                        metadata: dict[str, Any] | None = None) -> Path:  # fmt: skip
-        """Write config.json + model.safetensors (optionally cast, e.g. fp16 to halve the size)."""
+                        metadata: CheckpointInfo | dict[str, Any] | None = None) -> Path:  # fmt: skip
+        """Write config.json + model.safetensors (optionally cast, e.g. fp16 to halve the size);
+        `metadata` (default: this model's `info`) goes into config.json's "metadata"."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         save_weights(self, directory / WEIGHTS_NAME, dtype)
-        payload = {"model": self.config.to_dict(), **({"metadata": metadata} if metadata else {})}
+        info = metadata if isinstance(metadata, CheckpointInfo) else CheckpointInfo.from_dict(metadata) \
+            if metadata is not None else self.info  # fmt: skip
+        meta = info.to_dict()
+        payload = {"model": self.config.to_dict(), **({"metadata": meta} if meta else {})}
         (directory / CONFIG_NAME).write_text(json.dumps(payload, indent=2))
         return directory
 
@@ -127,7 +133,7 @@ class Sensorium(nn.Module):
             model.load_state_dict(state, strict=True)
         except RuntimeError as exc:
             raise CheckpointError(f"{weights_file} has tensors of the wrong shape: {exc}") from exc
-        model.metadata = metadata
+        model.info = CheckpointInfo.from_dict(metadata)
         return model.to(device).eval()
 
 

@@ -71,7 +71,7 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
 
 def trained_senses(model: Sensorium) -> dict[str, str]:
     """modality → the provider whose maps the checkpoint was trained on (its `metadata.senses`)."""
-    return dict(getattr(model, "metadata", {}).get("senses") or {})
+    return dict(model.info.senses)
 
 
 class TranslationPipeline:
@@ -79,7 +79,7 @@ class TranslationPipeline:
     much slower than fp32 on common CPUs)."""
 
     def __init__(self, model: Sensorium, senses: SenseSet | None = None, device: str | torch.device | None = None,
-                 precision: str = "auto", style_cache: int = 128):  # fmt: skip
+                 precision: str = "auto", style_cache: int = 128, name: str = "model"):  # fmt: skip
         self.device = pick_device(device)
         self.model = model.to(self.device).eval().requires_grad_(False)
         self.config = model.config
@@ -89,26 +89,24 @@ class TranslationPipeline:
         if self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
         self._styles: LRU[torch.Tensor] = LRU(style_cache)
-        self.name = getattr(model, "name", "model")
+        self.name = name  # the checkpoint it came from, for status lines
 
     @classmethod
     def from_pretrained(cls, checkpoint: str | Path, senses: SenseSet | None = None,
                         device: str | torch.device | None = None, **kwargs) -> TranslationPipeline:  # fmt: skip
         dev = pick_device(device)
         model = Sensorium.from_pretrained(checkpoint, device=dev)
-        model.name = str(checkpoint)
-        return cls(model, senses=senses, device=dev, **kwargs)
+        return cls(model, senses=senses, device=dev, name=str(checkpoint), **kwargs)
 
     @property
     def trained_modalities(self) -> tuple[str, ...]:
         """Modalities the checkpoint saw during training (from its metadata; all when unknown)."""
-        trained = getattr(self.model, "metadata", {}).get("trained_modalities")
-        return tuple(trained) if trained else tuple(self.config.modalities)
+        return self.model.info.trained_modalities or tuple(self.config.modalities)
 
     @property
     def domain_names(self) -> tuple[str, ...]:
         """One name per style head: the training set's domain folders when the export stored them."""
-        names = getattr(self.model, "metadata", {}).get("domains") or []
+        names = self.model.info.domains
         n = self.config.num_domains
         return tuple(names) if len(names) == n else tuple(f"domain {i}" for i in range(n))
 

@@ -68,7 +68,7 @@ def test_random_pairs_cross_domains_deterministically():
 def test_two_domain_run_translates_both_ways(data, tmp_path):
     export = train_main([*quick_args(data, tmp_path, 4), *TINY_MODEL_ARGS, "--model.num_domains", "2"])
     model = Sensorium.from_pretrained(export)
-    assert model.metadata["domains"] == ["a", "b"]
+    assert model.info.domains == ("a", "b")
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert len(log) == 4 and all(torch.isfinite(torch.tensor(r["g_loss"])) for r in log)
 

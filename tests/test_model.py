@@ -3,6 +3,7 @@ any resolution / modality subset runs, and checkpoints round-trip exactly or fai
 
 import itertools
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -139,7 +140,7 @@ def test_save_pretrained_from_pretrained_round_trips_exactly(model, tmp_path):
     model.fit_style_statistics(torch.randn(10, 16))
     model.save_pretrained(tmp_path / "ckpt", metadata={"steps": 3})
     loaded = Sensorium.from_pretrained(tmp_path / "ckpt")
-    assert loaded.config == model.config and loaded.metadata == {"steps": 3}
+    assert loaded.config == model.config and loaded.info.steps == 3 and loaded.info.to_dict() == {"steps": 3}
     for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert torch.equal(a, b), k
     maps, presence, style_img = inputs(model.config, b=1)
@@ -216,3 +217,17 @@ def test_sampled_styles_follow_fitted_statistics():
     samples = model.sample_styles(4000, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(samples.mean(0), target.mean(0), atol=0.3)
     assert torch.allclose(samples.std(0), target.std(0), atol=0.3)
+
+
+def test_checkpoint_info_is_typed_always_present_and_keeps_unknown_keys(tmp_path):
+    from sensorium.checkpoint_info import CheckpointInfo
+
+    model = Sensorium(tiny_config())
+    assert model.info == CheckpointInfo()  # present before any load
+    meta = {"steps": 7, "domains": ["a"], "senses": {"edges": "edges-canny"}, "from_a_newer_version": {"x": 1}}
+    model.save_pretrained(tmp_path / "ckpt", metadata=meta)
+    info = Sensorium.from_pretrained(tmp_path / "ckpt").info
+    assert info.steps == 7 and info.domains == ("a",) and info.senses == {"edges": "edges-canny"}
+    assert info.extra == {"from_a_newer_version": {"x": 1}} and info.to_dict() == meta  # written back unchanged
+    shipped = Sensorium.from_pretrained(Path(__file__).resolve().parents[1] / "assets/checkpoints/sensorium-portraits").info
+    assert shipped.resolution == 256 and shipped.senses["pose"] and "person" in shipped.trained_modalities

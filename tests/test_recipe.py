@@ -230,7 +230,7 @@ def test_a_training_state_exports_like_the_final_export(data, tmp_path):
     a, b = Sensorium.from_pretrained(tmp_path / "export"), Sensorium.from_pretrained(out)
     for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.allclose(x, y, atol=1e-6), name  # the same EMA weights and style statistics
-    assert b.metadata["steps"] == 2 and b.metadata["senses"] == {"edges": "edges-canny"}
+    assert b.info.steps == 2 and b.info.senses == {"edges": "edges-canny"}
 
 
 def test_the_demo_recipe_file_is_a_valid_config_with_the_demo_architecture():

@@ -48,7 +48,7 @@ def test_tiny_model_overfits_real_photos(data, tmp_path):
     from sensorium.pipeline import TranslationPipeline
 
     pipe = TranslationPipeline.from_pretrained(tmp_path / "export", device="cpu")
-    assert pipe.model.metadata["senses"] == {"edges": "edges-canny"} == pipe.senses.preferred
+    assert pipe.model.info.senses == {"edges": "edges-canny"} == pipe.senses.preferred
 
 
 def test_resume_reproduces_an_uninterrupted_run_bitwise(data, tmp_path):

@@ -69,7 +69,7 @@ def style_heads(model: Sensorium, domains: list[str], name: str) -> dict[str, in
     """Held-out domain name → style-encoder head, matched by the names the export was trained on."""
     if model.config.num_domains == 1:
         return {d: 0 for d in domains}
-    trained = list(getattr(model, "metadata", {}).get("domains", []))
+    trained = list(model.info.domains)
     missing = [d for d in domains if d not in trained]
     if missing:
         raise SystemExit(f"checkpoint {name} was trained on domains {trained}; the held-out set has {missing}")
@@ -119,7 +119,7 @@ def compare(checkpoints: dict[str, str], data: str, out: Path, pairs: int = 64, 
                 metrics["content_consistency"] = cc
             task = task_name(src, tgt)
             row = {"model": name, "checkpoint": str(path), "config": describe(model), "task": task,
-                   "steps": getattr(model, "metadata", {}).get("steps"), "pairs": pairs, **metrics}  # fmt: skip
+                   "steps": model.info.steps, "pairs": pairs, **metrics}  # fmt: skip
             task_dir = out / name / task.replace("→", "_to_")
             task_dir.mkdir(parents=True, exist_ok=True)
             (task_dir / "metrics.json").write_text(json.dumps(row, indent=2))

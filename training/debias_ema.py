@@ -51,9 +51,10 @@ def main(argv: list[str] | None = None) -> None:
     ema = Sensorium.from_pretrained(args.export)
     model = debias(ema, args.steps, args.decay, args.seed)
     fit_style_statistics(model, SenseDataset(args.data, model.config.modalities))  # every domain's head
-    meta = {**getattr(ema, "metadata", {}), "ema_debiased": {"steps": args.steps, "decay": args.decay, "seed": args.seed}}
+    debiased = {"steps": args.steps, "decay": args.decay, "seed": args.seed}
+    meta = ema.info.replace(extra={**ema.info.extra, "ema_debiased": debiased})
     model.save_pretrained(args.out, dtype=torch.float16, metadata=meta)
-    print(json.dumps(meta, indent=2))
+    print(json.dumps(meta.to_dict(), indent=2))
 
 
 if __name__ == "__main__":

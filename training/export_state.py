@@ -16,6 +16,7 @@ from sensorium.model import Sensorium
 from . import checkpoint
 from .config import TrainConfig
 from .style_statistics import fit_style_statistics
+from .train import dataset_info
 
 
 def export_state(state_path: Path, out: Path, data: str | None = None) -> Path:
@@ -25,10 +26,8 @@ def export_state(state_path: Path, out: Path, data: str | None = None) -> Path:
     model.load_state_dict(state["ema"], strict=True)
     dataset = SenseDataset(data or cfg.data, cfg.model.modalities)
     fit_style_statistics(model.eval(), dataset)  # the style Gaussian of this step's style space
-    seen = dataset.presence.bool().any(0).tolist()
-    meta = {"steps": int(state["step"]), "data": str(data or cfg.data), "resolution": int(dataset[0]["image"].shape[-1]),
-            "domains": dataset.domains, "senses": dataset.providers(), "exported_from": state_path.name,
-            "trained_modalities": [m for m, s in zip(cfg.model.modalities, seen, strict=True) if s]}  # fmt: skip
+    meta = dataset_info(dataset, cfg.model.modalities).replace(
+        steps=int(state["step"]), data=str(data or cfg.data), extra={"exported_from": state_path.name})
     return model.save_pretrained(out, metadata=meta)
 
 

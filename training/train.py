@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+from sensorium.checkpoint_info import CheckpointInfo
 from sensorium.conditioning import expand_presence
 from sensorium.data import SenseDataset, augment, line_channels
 from sensorium.discriminator import MultiscaleDiscriminator
@@ -218,12 +219,10 @@ def main(argv: list[str] | None = None) -> Path:
     export = out / "export"
     if info.is_main:
         fit_style_statistics(ema, dataset, device, autocast)
-        meta = {"steps": final, "data": str(cfg.data), "resolution": int(dataset[0]["image"].shape[-1]),
-                "perceptual": vgg.mode if vgg is not None else "none", "device": describe_device(device),
-                "world_size": info.world_size, "domains": dataset.domains, "senses": dataset.providers(),
-                "trained_modalities": [m for m, seen in zip(cfg.model.modalities, dataset.presence.any(0), strict=True) if seen],
-                "batch_size": cfg.batch_size * info.world_size, "training_minutes": round(train_seconds() / 60, 1),
-                **({"init_from": started_from} if started_from else {})}  # fmt: skip
+        meta = dataset_info(dataset, cfg.model.modalities).replace(
+            steps=final, data=str(cfg.data), perceptual=vgg.mode if vgg is not None else "none",
+            device=describe_device(device), world_size=info.world_size, batch_size=cfg.batch_size * info.world_size,
+            training_minutes=round(train_seconds() / 60, 1), init_from=started_from or None)  # fmt: skip
         dtype = torch.float16 if cfg.export_dtype == "float16" else None
         ema.cpu().save_pretrained(export, dtype=dtype, metadata=meta)
         checkpoint.save_discriminator(disc, export, dtype)
@@ -263,6 +262,15 @@ def config_changes(saved: dict, now: dict, prefix: str = "") -> str:
         elif a != b:
             out.append(f"{prefix}{key} {a!r} → {b!r}")
     return ", ".join(out)
+
+
+def dataset_info(dataset: SenseDataset, modalities) -> CheckpointInfo:
+    """What an export records about its training data: resolution, domains, the senses that made
+    its maps and the modalities it really had."""
+    seen = dataset.presence.bool().any(0).tolist()
+    return CheckpointInfo(resolution=int(dataset[0]["image"].shape[-1]), domains=tuple(dataset.domains),
+                          senses=dataset.providers(),
+                          trained_modalities=tuple(m for m, s in zip(modalities, seen, strict=True) if s))  # fmt: skip
 
 
 def describe_device(device: torch.device) -> str:

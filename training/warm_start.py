@@ -62,7 +62,7 @@ def load_into(source: str, model: Sensorium, ema: Sensorium, disc: torch.nn.Modu
         first = (str(exc).splitlines()[1:] or [str(exc)])[0].strip()
         raise SystemExit(f"--init_from {source}: its weights do not fit this architecture ({first})") from exc
     ema.load_state_dict(model.state_dict(), strict=True)
-    info: dict[str, Any] = {"source": str(source), "steps": exported.metadata.get("steps"), "discriminator": False}
+    info: dict[str, Any] = {"source": str(source), "steps": exported.info.steps, "discriminator": False}
     disc_file = _local_file(source, DISCRIMINATOR_NAME)
     if disc_file is None:
         log.warning("--init_from %s: no %s there; the discriminator starts from random weights "
