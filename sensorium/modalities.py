@@ -58,6 +58,3 @@ MODALITIES: dict[str, Modality] = {
 
 DEFAULT_MODALITIES: tuple[str, ...] = tuple(MODALITIES)
 
-
-def channels_of(names: tuple[str, ...] | list[str]) -> int:
-    return sum(MODALITIES[n].channels for n in names)

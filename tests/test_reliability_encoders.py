@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from sensorium.conditioning import expand_presence, stack_maps
-from sensorium.modalities import FACE_PARSING_CLASSES, FACE_PARTS, MODALITIES, POSE_PARTS, channels_of
+from sensorium.modalities import FACE_PARSING_CLASSES, FACE_PARTS, MODALITIES, POSE_PARTS
 from sensorium.senses.draw import draw_segments, fill_polygons
 from sensorium.senses.face_parsing import face_parsing_preview, fold_label, one_hot
 from sensorium.senses.palette import argmax_channels
@@ -51,7 +51,7 @@ def stack_inputs(draw):
 def test_stack_maps_keeps_channel_order_presence_and_strength(args):
     modalities, size, maps, strengths = args
     stacked, presence = stack_maps(maps, modalities, size, strengths)
-    assert stacked.shape == (1, channels_of(modalities), *size) and stacked.dtype == torch.float32
+    assert stacked.shape == (1, sum(MODALITIES[m].channels for m in modalities), *size) and stacked.dtype == torch.float32
     assert presence.shape == (1, len(modalities))
     start = 0
     for i, m in enumerate(modalities):

@@ -3,7 +3,7 @@ photo set, one CPU thread) are SIGKILLed mid-run and mid-checkpoint-write, or le
 truncated latest checkpoint, then continued with `--resume latest`: the final training state and
 the exported weights must equal an uninterrupted run's, bit for bit.
 
-Mid-write kills use the SENSORIUM_CKPT_PAUSE hook of training/checkpoint.py, which parks the save
+Mid-write kills use the SENSORIUM_CKPT_PAUSE hook of training/fault_injection.py, which parks the save
 of one step at a chosen stage so the kill lands exactly there, not by luck of timing.
 """
 

@@ -92,19 +92,6 @@ def test_tiny_face_parsing_is_one_hot(tiny_models, photo):
     assert torch.equal(m.tensor.sum(0), torch.ones(40, 40))
 
 
-def test_batched_extraction_matches_single(tiny_models, photo):
-    senses = SenseSet(["depth"], overrides={"depth": tiny_models["depth"]}, cache=MapCache())
-    flipped = photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    calls = []
-    sense = senses.sense("depth")
-    forward = sense._forward
-    sense._forward = lambda ims: calls.append(len(ims)) or forward(ims)
-    batch = senses.extract_many([photo, flipped], 32)
-    assert calls == [2]  # one forward for both images
-    single = TransformersDepth(tiny_models["depth"])(flipped, (32, 32))
-    assert torch.allclose(batch[1]["depth"].tensor, single.tensor, atol=1e-4)
-
-
 # -- bundled senses on a real photo ---------------------------------------------------------
 def test_face_landmarks_fall_on_the_face(maps):
     x0, y0, x1, y1 = ASTRONAUT_FACE_BOX

@@ -6,16 +6,13 @@ previous one. Loaded with `weights_only=True`: a checkpoint can never run code.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import re
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
-
-log = logging.getLogger(__name__)
 
 STATE_VERSION = 1
 PATTERN = re.compile(r"state-(\d{8})\.pt$")
@@ -42,8 +39,10 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def save_state(directory: Path, step: int, state: dict[str, Any], keep_last: int) -> Path:
-    """Write `state-{step}.pt` atomically (+ `.sha256`), then prune to the newest `keep_last`."""
+def save_state(directory: Path, step: int, state: dict[str, Any], keep_last: int,
+               on_stage: Callable[[int, str], None] | None = None) -> Path:  # fmt: skip
+    """Write `state-{step}.pt` atomically (+ `.sha256`), then prune to the newest `keep_last`.
+    `on_stage(step, stage)` runs between the write's stages (training/fault_injection.py)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"state-{step:08d}.pt"
     tmp = path.with_name(path.name + ".tmp")
@@ -52,23 +51,16 @@ def save_state(directory: Path, step: int, state: dict[str, Any], keep_last: int
         f.flush()
         os.fsync(f.fileno())
     digest = _sha256(tmp)
-    _fault_pause(step, "tmp")
+    if on_stage:
+        on_stage(step, "tmp")
     os.replace(tmp, path)  # a kill before this line leaves only a .tmp, never a half file
-    _fault_pause(step, "sidecar")
+    if on_stage:
+        on_stage(step, "sidecar")
     _atomic_write_bytes(path.with_suffix(".pt.sha256"), digest.encode())
     for old in list_states(directory)[:-keep_last]:
         old.unlink(missing_ok=True)
         old.with_suffix(".pt.sha256").unlink(missing_ok=True)
     return path
-
-
-def _fault_pause(step: int, stage: str) -> None:
-    """Test hook (tests/test_reliability_training.py): with SENSORIUM_CKPT_PAUSE="STEP:STAGE" the
-    save of STEP announces itself and sleeps at STAGE ("tmp": temp file written, not yet renamed;
-    "sidecar": renamed, checksum not yet written) so a test can SIGKILL it exactly there."""
-    if os.environ.get("SENSORIUM_CKPT_PAUSE") == f"{step}:{stage}":
-        print(f"checkpoint {step}: paused at {stage}", flush=True)
-        time.sleep(600)
 
 
 def list_states(directory: Path) -> list[Path]:
@@ -100,7 +92,6 @@ def load_latest_valid(directory: Path, map_location: str | torch.device = "cpu")
         try:
             return path, load_state(path, map_location)
         except CorruptCheckpoint as exc:
-            log.warning("skipping checkpoint %s; trying the previous one", exc)
             print(f"warning: skipping corrupt checkpoint {exc}; trying the previous one", flush=True)
     return None
 

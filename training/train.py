@@ -25,7 +25,7 @@ from sensorium.discriminator import MultiscaleDiscriminator
 from sensorium.losses import LeCam, VGGPerceptualLoss
 from sensorium.model import Sensorium
 
-from . import checkpoint, disc_augment, distributed, warm_start
+from . import checkpoint, disc_augment, distributed, fault_injection, warm_start
 from .config import TrainConfig, config_from_args
 from .logger import RunLogger
 from .prefetch import BatchPrefetcher
@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> Path:
     def indices_of(step: int) -> list[int]:
         return batch_indices(step, len(dataset), cfg.batch_size, info.rank, info.world_size, cfg.seed)
 
-    prefetch = BatchPrefetcher(dataset, indices_of, cfg.steps)  # on-disk sets: read ahead on a thread
+    prefetch = BatchPrefetcher(dataset, indices_of, cfg.steps)
+    pause = fault_injection.checkpoint_pause()  # None unless a kill test asked for one  # on-disk sets: read ahead on a thread
 
     def get_batch(step: int) -> Batch:
         rng = step_generator(cfg.seed, step, info.rank)
@@ -204,7 +205,7 @@ def main(argv: list[str] | None = None) -> Path:
                      "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "config": cfg.to_dict(),
                      "torch_rng": torch.get_rng_state(), "train_seconds": train_seconds(),
                      **({"lecam": lecam.state_dict()} if lecam is not None else {})}  # fmt: skip
-            checkpoint.save_state(out / "checkpoints", done, state, cfg.keep_last)
+            checkpoint.save_state(out / "checkpoints", done, state, cfg.keep_last, pause)
         if done == final:
             if final < cfg.steps:
                 print(f"time limit of {cfg.time_limit_min} min reached at step {done}", flush=True)

@@ -108,10 +108,6 @@ class Sense(ABC):
         assert out.tensor.shape == (self.channels, *size), (self.name, tuple(out.tensor.shape))
         return out
 
-    def extract_batch(self, images: list[Image.Image], size: tuple[int, int]) -> list[SenseMap]:
-        """Batched extraction; subclasses with batched models override this."""
-        return [self(im, size) for im in images]
-
     @abstractmethod
     def _extract(self, image: Image.Image, size: tuple[int, int]) -> SenseMap: ...
 

@@ -14,7 +14,6 @@ from .draw import edge_chains, outline
 
 # Landmark indices of the refined (478-point) mesh: iris centre, then its 4-point ring.
 LEFT_IRIS_CENTER, RIGHT_IRIS_CENTER = 473, 468
-NOSE_TIP = 1
 
 
 def connections(name: str) -> frozenset[tuple[int, int]]:

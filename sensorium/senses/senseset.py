@@ -127,12 +127,6 @@ class SenseSet:
             out[m] = Availability(sense is not None and not failed, failed or why)
         return out
 
-    def refresh(self) -> None:
-        """Forget resolutions and load failures (e.g. after weights were copied in)."""
-        with self._lock:
-            self._resolved.clear()
-            self._failed.clear()
-
     # -- extraction -----------------------------------------------------------------------
     def _key(self, digest: str, size: tuple[int, int], sense: Sense) -> tuple:
         return (digest, size, sense.name, getattr(sense, "model", None))
@@ -196,40 +190,3 @@ class SenseSet:
             if result.note:
                 out.notes[m] = result.note
         return out
-
-    def extract_many(
-        self, images: Sequence[Image.Image], size: int | tuple[int, int],
-        modalities: Sequence[str] | None = None,
-    ) -> list[Extraction]:  # fmt: skip
-        """Like `extract` for many images at one size, batching cache misses per sense (GPU)."""
-        digests = [image_hash(im) for im in images]
-        outs = [Extraction() for _ in images]
-        for m in modalities or self.modalities:
-            sense = self._usable(m, outs[0].notes) if images else None
-            if sense is None:
-                for o in outs[1:]:
-                    o.notes[m] = outs[0].notes.get(m, "")
-                continue
-            hw = as_size(size, images[0])
-            keys = [self._key(d, hw, sense) for d in digests]
-            cached = [self.cache.get(k) for k in keys]
-            todo = [i for i, c in enumerate(cached) if c is None]
-            if todo:
-                start = time.perf_counter()
-                try:
-                    sense.load(self.device)
-                    fresh = sense.extract_batch([images[i] for i in todo], hw)
-                except Exception as exc:
-                    msg = self._record_failure(m, sense, exc)
-                    for o in outs:
-                        o.notes[m] = msg
-                    continue
-                for i, result in zip(todo, fresh, strict=True):
-                    self.cache.put(keys[i], result)
-                    cached[i] = result
-                    outs[i].seconds[m] = (time.perf_counter() - start) / len(todo)
-            for o, result in zip(outs, cached, strict=True):
-                o[m] = result
-                if result.note:
-                    o.notes[m] = result.note
-        return outs

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from .base import SenseMap, SenseUnavailable, as_rgb
+from .base import SenseMap, SenseUnavailable
 from .hub_sense import HubWeightsSense
 from .model_cache import shared
 from .sources import WeightSource
@@ -75,20 +75,6 @@ class TransformersSense(HubWeightsSense):
 
     def _extract(self, image: Image.Image, size: tuple[int, int]) -> SenseMap:
         return self._postprocess(self._forward([image]), [image], size)[0]
-
-    def extract_batch(self, images: list[Image.Image], size: tuple[int, int]) -> list[SenseMap]:
-        """One forward per group of equally sized images (processors keep the aspect ratio)."""
-        self.load(self.device)
-        images = [as_rgb(im) for im in images]
-        out: list[SenseMap | None] = [None] * len(images)
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, im in enumerate(images):
-            groups.setdefault(im.size, []).append(i)
-        for idx in groups.values():
-            maps = self._postprocess(self._forward([images[i] for i in idx]), [images[i] for i in idx], size)
-            for i, m in zip(idx, maps, strict=True):
-                out[i] = m
-        return out  # type: ignore[return-value]
 
     def _postprocess(self, outputs: object, images: Sequence[Image.Image], size: tuple[int, int]) -> list[SenseMap]:
         raise NotImplementedError

@@ -51,7 +51,7 @@ mkdir -p "$OUT/table" "$OUT/eval"
 for name in $ROWS; do
   [ -f "$OUT/table/$name.json" ] && continue
   python -m training.evaluate "$OUT/$name/export" --data "${DATA}_val" --train-data "$DATA" \
-    --out "$OUT/eval/$name" --pairs 48 > "$OUT/eval/$name.log" 2>&1
+    --out "$OUT/eval/$name" --pairs 144 > "$OUT/eval/$name.log" 2>&1
   cp "$OUT/eval/$name/metrics.json" "$OUT/table/$name.json"
 done
 python -m training.experiments.recipe_table "$OUT" $ROWS > "$OUT/table/table.md"
