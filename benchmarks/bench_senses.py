@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from sensorium.senses import MapCache, SenseSet, model_cache  # noqa: E402
-from sensorium.senses.registry import PROVIDERS  # noqa: E402
+from sensorium.senses.registry import all_providers  # noqa: E402
 
 SIZE = (512, 512)
 
@@ -118,7 +118,7 @@ def run(quick: bool = False, device: str = "cpu", replicas: bool = False) -> str
     runs = 3 if quick else 10
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for providers in PROVIDERS.values():
+        for providers in all_providers().values():
             for provider in providers:
                 rows.append((provider.modality, *_time_provider(provider, image, device, runs, Path(tmp), replicas)))
     import torch

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sensorium.modalities import MODALITIES
+
 PAPER_URL = "https://arxiv.org/abs/2110.06443"
 
 TITLE = "Sensorium · image translation from what vision models see"
@@ -17,16 +19,10 @@ HEADER = f"""
 """
 
 # What each conditioning slot gives the generator (shown next to its checkbox and in the table).
-CONTRIBUTIONS: dict[str, str] = {
-    "depth": "3-D layout: near and far, perspective, occlusion",
-    "segmentation": "what is where (sky, tree, wall…)",
-    "face_parsing": "face regions: skin, brows, eyes, lips",
-    "face_depth": "3-D shape of the face: nose, cheeks, jaw",
-    "person": "the person's silhouette against the background",
-    "pose": "body skeleton: head, torso, arms, legs",
-    "face_landmarks": "contours of eyes, brows, nose, lips",
-    "edges": "outlines and fine detail (the most literal)",
-}
+def contributes(modality: str) -> str:
+    """What a sense pins down in the output, in a line (from its Modality spec)."""
+    spec = MODALITIES.get(modality)
+    return spec.contributes if spec else ""
 
 HOW_IT_WORKS = """
 **Content** is not the pixels of the content image but what a set of off-the-shelf *senses*

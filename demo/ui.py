@@ -21,7 +21,7 @@ from . import handlers as h
 from .inputs import MAX_STRENGTH, pretty, short, user_error
 from .settings import EXAMPLES_DIR, Settings, load_pipeline, max_resolution_for
 from .state import DemoState
-from .text import BIBTEX, CONTRIBUTIONS, CSS, HEADER, HOW_IT_WORKS, TITLE
+from .text import BIBTEX, CSS, HEADER, HOW_IT_WORKS, TITLE, contributes
 
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="violet", neutral_hue="slate")
 MODEL = "model"  # concurrency group of every event that runs the model
@@ -135,7 +135,7 @@ def senses_panel(state: DemoState) -> tuple[list[gr.Checkbox], list[gr.Slider]]:
             with gr.Row():
                 for m in order[i : i + 2]:
                     ok = state.availability[m]
-                    info = CONTRIBUTIONS.get(m, "") if ok else f"Unavailable here: {short(ok.reason, 90)}"
+                    info = contributes(m) if ok else f"Unavailable here: {short(ok.reason, 90)}"
                     with gr.Column(min_width=200, elem_classes="sense-card"), gr.Group():
                         checks[m] = gr.Checkbox(value=bool(ok), label=pretty(m), info=info, interactive=bool(ok),
                                                 elem_id=f"use-{m}")  # fmt: skip
@@ -185,7 +185,7 @@ def modality_table(state: DemoState) -> str:
         here = (getattr(sense, "label", "available") if ok else f"unavailable: {short(ok.reason, 200)}").replace(
             "|", "/"
         )
-        rows.append(f"| {pretty(m)} | {CONTRIBUTIONS.get(m, '')} | {here} |")
+        rows.append(f"| {pretty(m)} | {contributes(m)} | {here} |")
     return "\n".join(rows)
 
 

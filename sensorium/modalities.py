@@ -1,4 +1,8 @@
-"""The conditioning slots ("modalities") a Sensorium model can take, with their fixed encodings.
+"""The conditioning slots ("modalities") a Sensorium model can take: one `Modality` spec each,
+the one home of every fact about a slot (its encoding, flip pairs, how it is resampled and
+smoothed in video, what it contributes, which senses fill it). The sense registry, the app's
+text, the video smoother and data augmentation all read it; tests/test_docs.py keeps the
+README's modality table in agreement with it.
 
 Channel counts are part of a checkpoint's contract: a sense fills a slot only if it produces exactly
 this encoding. Every map is float32 in [0, 1] with shape (C, H, W).
@@ -19,6 +23,9 @@ class Modality:
     lines: bool = False
     # Channel pairs that swap under a horizontal flip (left/right body parts), as channel indices.
     flip_pairs: tuple[tuple[int, int], ...] = ()
+    contributes: str = ""  # what this slot pins down in the output, in a line for people (the app)
+    smoothed: bool = False  # averaged over time in video (re-detected per frame, so it jitters)
+    providers: tuple[str, ...] = ()  # the senses that can fill it (Sense.name), preferred first
 
 
 # Compact face-parsing classes shared by every face-parsing sense (one-hot, one channel each).
@@ -44,17 +51,31 @@ SEGMENTATION_CHANNELS = 16  # scene labels (e.g. ADE20k's 150) embedded by a fix
 MODALITIES: dict[str, Modality] = {
     m.name: m
     for m in (
-        Modality("depth", 1, "monocular depth, normalised per image, near = 1"),
-        Modality("segmentation", SEGMENTATION_CHANNELS, "scene semantic labels, fixed binary code"),
-        Modality("face_parsing", len(FACE_PARSING_CLASSES), "face regions, one-hot"),
-        Modality("face_depth", 1, "depth of the face from the 3-D face mesh, near = 1"),
-        Modality("person", 1, "person (selfie) segmentation mask"),
+        Modality("depth", 1, "monocular depth, normalised per image, near = 1",
+                 contributes="3-D layout: near and far, perspective, occlusion", smoothed=True,
+                 providers=("depth-transformers",)),
+        Modality("segmentation", SEGMENTATION_CHANNELS, "scene semantic labels, fixed binary code",
+                 contributes="what is where (sky, tree, wall…)", providers=("segmentation-transformers",)),
+        Modality("face_parsing", len(FACE_PARSING_CLASSES), "face regions, one-hot",
+                 contributes="face regions: skin, brows, eyes, lips",
+                 providers=("face-parsing-transformers", "face-parsing-mesh")),
+        Modality("face_depth", 1, "depth of the face from the 3-D face mesh, near = 1",
+                 contributes="3-D shape of the face: nose, cheeks, jaw", smoothed=True, providers=("face-depth-mesh",)),
+        Modality("person", 1, "person (selfie) segmentation mask",
+                 contributes="the person's silhouette against the background", smoothed=True,
+                 providers=("person-selfie",)),
         Modality("pose", len(POSE_PARTS), "body skeleton limbs, one channel per part", lines=True,
-                 flip_pairs=tuple((POSE_PARTS.index(f"left_{p}"), POSE_PARTS.index(f"right_{p}")) for p in ("arm", "leg"))),
-        Modality("face_landmarks", len(FACE_PARTS), "facial keypoint contours, one channel per part", lines=True),
-        Modality("edges", 1, "edge map (Canny or HED)", lines=True),
+                 flip_pairs=tuple((POSE_PARTS.index(f"left_{p}"), POSE_PARTS.index(f"right_{p}")) for p in ("arm", "leg")),
+                 contributes="body skeleton: head, torso, arms, legs", smoothed=True,
+                 providers=("pose-openpose", "pose-mediapipe")),
+        Modality("face_landmarks", len(FACE_PARTS), "facial keypoint contours, one channel per part", lines=True,
+                 contributes="contours of eyes, brows, nose, lips", smoothed=True, providers=("face-landmarks-mesh",)),
+        # Canny before HED on purpose: it gives the same maps on every machine.
+        Modality("edges", 1, "edge map (Canny or HED)", lines=True,
+                 contributes="outlines and fine detail (the most literal)", smoothed=True,
+                 providers=("edges-canny", "edges-hed")),
     )
-}
+}  # fmt: skip
 
 DEFAULT_MODALITIES: tuple[str, ...] = tuple(MODALITIES)
 

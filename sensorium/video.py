@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .modalities import MODALITIES
 from .pipeline import TranslationPipeline
 from .senses import Extraction
 
@@ -27,7 +28,7 @@ from .senses import Extraction
 # person mask and edges. Label maps are left alone: averaging segmentation's binary class codes
 # would spell *other* classes, and mixed one-hot face-parsing regions are unlike anything the
 # model saw in training.
-SMOOTHED_MODALITIES: tuple[str, ...] = ("pose", "face_landmarks", "depth", "face_depth", "person", "edges")
+SMOOTHED_MODALITIES: tuple[str, ...] = tuple(m for m, spec in MODALITIES.items() if spec.smoothed)
 _CODECS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv": "libx264", ".webm": "libvpx-vp9"}
 
 

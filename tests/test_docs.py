@@ -18,3 +18,63 @@ def test_every_test_named_in_reliability_md_exists():
             if not re.search(rf"^(async )?def {m.group(2)}\b", source, re.M):
                 missing.append(f"{current}::{m.group(2)}")
     assert named > 50 and not missing, missing
+
+
+def modality_table_problems(readme: str) -> list[str]:
+    """How the README's modality table disagrees with the Modality specs (empty: it agrees): one
+    row per spec, in spec order, whose sense column names the spec's preferred provider's label."""
+    from sensorium.modalities import MODALITIES
+    from sensorium.senses.registry import providers_of
+
+    rows = re.findall(r"^\| `(\w+)` \| ([^|]*) \|", readme, re.M)
+    problems = []
+    if [name for name, _ in rows] != list(MODALITIES):
+        problems.append(f"README rows {[n for n, _ in rows]} != modalities {list(MODALITIES)}")
+    for name, online in rows:
+        if name in MODALITIES and MODALITIES[name].providers:
+            first = providers_of(name)[0]
+            if not any(word.lower() in online.lower() for word in (first.label.split("(")[-1].rstrip(")"), first.name)):
+                problems.append(f"README says {name!r} is filled by {online.strip()!r}, the spec prefers {first.label!r}")
+    return problems
+
+
+def test_the_readme_modality_table_agrees_with_the_specs():
+    assert modality_table_problems((ROOT / "README.md").read_text()) == []
+
+
+def test_a_toy_modality_is_one_spec_entry_plus_one_sense_class(monkeypatch):
+    import torch
+
+    from demo.text import contributes
+    from sensorium import modalities
+    from sensorium.senses import SenseSet, list_senses, register_sense
+    from sensorium.senses.base import Availability, Sense, SenseMap
+    from sensorium.senses.registry import SENSE_CLASSES
+
+    spec = modalities.Modality("warmth", 1, "how warm each pixel looks", contributes="where it feels warm",
+                               providers=("warmth-redness",))  # fmt: skip
+    monkeypatch.setitem(modalities.MODALITIES, "warmth", spec)
+
+    class Redness(Sense):
+        modality, name, label, channels = "warmth", "warmth-redness", "warmth (red channel)", 1
+
+        def _check_available(self):
+            return Availability(True)
+
+        def _load(self, device):
+            return None
+
+        def _extract(self, image, size):
+            red = torch.tensor(list(image.resize(size[::-1]).getdata(0)), dtype=torch.float32).view(1, *size) / 255
+            return SenseMap("warmth", red, image)
+
+    monkeypatch.setitem(SENSE_CLASSES, "warmth-redness", Redness)
+    register_sense(Redness)
+    assert [r["name"] for r in list_senses() if r["modality"] == "warmth"] == ["warmth-redness"]
+    assert contributes("warmth") == "where it feels warm"
+    from PIL import Image
+
+    maps = SenseSet(["warmth"]).extract(Image.new("RGB", (8, 8), (255, 0, 0)), (8, 8))
+    assert maps["warmth"].tensor.min() == 1.0
+    problems = modality_table_problems((ROOT / "README.md").read_text())
+    assert len(problems) == 1 and "warmth" in problems[0]  # the docs check sees the new slot missing

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sensorium.modalities import DEFAULT_MODALITIES
+
 from .image_sources import FolderSource, HFDatasetSource, ImageSource
 
 _senses = None  # one SenseSet per worker process (mediapipe graphs are per process)
@@ -74,7 +76,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--limit", type=int, help="prepare only the first N images (a quick look at a big set)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--resolution", type=int, default=256)
-    parser.add_argument("--senses", default="face_parsing,face_depth,person,pose,face_landmarks,edges")
+    parser.add_argument("--senses", default=",".join(DEFAULT_MODALITIES),
+                        help="modalities to extract (default: all; those whose sense cannot run here are skipped)")
     parser.add_argument("--require", default="", help="skip images where these senses find nothing")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 1)))
     parser.add_argument("--device", default="cpu")

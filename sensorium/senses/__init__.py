@@ -9,11 +9,12 @@ Importing this package loads no model and no heavy library (mediapipe, transform
 
 from .base import Availability, Sense, SenseMap, SenseUnavailable
 from .map_cache import MapCache, image_hash
-from .registry import PROVIDERS, SenseChoice, get_sense, list_senses
+from .registry import SenseChoice, all_providers, get_sense, list_senses, register_sense
 from .senseset import Extraction, SenseSet
 
 __all__ = [
-    "PROVIDERS",
+    "all_providers",
+    "register_sense",
     "Availability",
     "Extraction",
     "MapCache",

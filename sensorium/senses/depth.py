@@ -33,6 +33,7 @@ class TransformersDepth(TransformersSense):
 
     modality = "depth"
     name = "depth-transformers"
+    label = "depth (transformers)"  # an instance names its model
     channels = 1
     auto_class = "AutoModelForDepthEstimation"
     env_var = "SENSORIUM_DEPTH_MODEL"

@@ -76,6 +76,7 @@ class TransformersFaceParsing(TransformersSense):
 
     modality = "face_parsing"
     name = "face-parsing-transformers"
+    label = "face parsing (transformers)"  # an instance names its model
     channels = len(FACE_PARSING_CLASSES)
     auto_class = "AutoModelForSemanticSegmentation"
     env_var = "SENSORIUM_FACE_PARSING_MODEL"

@@ -1,21 +1,15 @@
 """Which senses can fill which modality, in preference order (the first available one wins).
 
-| modality       | providers, preferred first                         | model override env var        |
-| -------------- | -------------------------------------------------- | ----------------------------- |
-| depth          | depth-transformers (Depth Anything V2 Small)       | SENSORIUM_DEPTH_MODEL         |
-| segmentation   | segmentation-transformers (SegFormer-B0 ADE20k)    | SENSORIUM_SEGMENTATION_MODEL  |
-| face_parsing   | face-parsing-transformers, face-parsing-mesh       | SENSORIUM_FACE_PARSING_MODEL  |
-| face_depth     | face-depth-mesh (mediapipe, bundled)               | -                             |
-| person         | person-selfie (mediapipe, bundled)                 | -                             |
-| pose           | pose-openpose, pose-mediapipe (bundled)            | SENSORIUM_POSE_MODEL          |
-| face_landmarks | face-landmarks-mesh (mediapipe, bundled)           | -                             |
-| edges          | edges-canny (no weights), edges-hed                | SENSORIUM_EDGES_MODEL         |
+The order is each `Modality` spec's `providers` (sensorium/modalities.py); each provider is a
+`Sense` class, which declares its name, label and model override itself. `python -m
+sensorium.senses --list` prints the table, and the README's modality table is kept in agreement
+with the specs by tests/test_docs.py. A new sense is one class passed to `register_sense` (or
+listed in `SENSE_CLASSES`) plus its name in a spec's `providers`.
 
 A model override is a hub id or a local directory (e.g. `SENSORIUM_DEPTH_MODEL=/models/depth`,
 holding config.json, preprocessor_config.json and weights; for pose/edges a directory holding
 `body_pose_model.pth` / `ControlNetHED.pth`). `SENSORIUM_<MODALITY>_PROVIDER` (e.g.
 `SENSORIUM_EDGES_PROVIDER=edges-hed`) pins a provider. Constructor / call arguments beat env vars.
-Canny comes before HED on purpose: it gives the same maps on every machine.
 A checkpoint's export names the providers its training maps came from (`metadata.senses`); the
 pipeline tries those first, so a model sees at inference the maps it was trained on, whichever
 providers this machine has (a pin, by argument or env var, still wins).
@@ -24,33 +18,51 @@ providers this machine has (a pin, by argument or env var, still wins).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from .annotator import DEFAULT_ANNOTATORS
+from ..modalities import MODALITIES
 from .base import Sense, SenseUnavailable
-from .depth import DEFAULT_DEPTH_MODEL, TransformersDepth
+from .depth import TransformersDepth
 from .edges import CannyEdges, HedEdges
 from .face_depth import MeshFaceDepth
 from .face_landmarks import MeshFaceLandmarks
-from .face_parsing import DEFAULT_FACE_PARSING_MODEL, TransformersFaceParsing
+from .face_parsing import TransformersFaceParsing
 from .face_parsing_mesh import MeshFaceParsing
 from .openpose import OpenPose
 from .person import SelfiePerson
 from .pose import MediapipePose
-from .segmentation import DEFAULT_SEGMENTATION_MODEL, TransformersSegmentation
+from .segmentation import TransformersSegmentation
 
 
 @dataclass(frozen=True)
 class Provider:
-    """One way to fill a modality. `factory(model)` builds the sense; model is None for defaults."""
+    """One way to fill a modality: a Sense class, whose own attributes say everything else."""
 
-    name: str
-    modality: str
-    label: str
-    factory: Callable[[str | None], Sense]
-    env_var: str | None = None  # model override; None = bundled / no weights
-    default_model: str | None = None
+    sense: type[Sense]
+
+    @property
+    def name(self) -> str:
+        return self.sense.name
+
+    @property
+    def modality(self) -> str:
+        return self.sense.modality
+
+    @property
+    def label(self) -> str:
+        return self.sense.label
+
+    @property
+    def env_var(self) -> str | None:  # model override; None = bundled / no weights
+        return getattr(self.sense, "env_var", None)
+
+    @property
+    def default_model(self) -> str | None:
+        return getattr(self.sense, "default_model", None) if self.env_var else None
+
+    def factory(self, model: str | None) -> Sense:
+        """The sense, with `model` (hub id or folder) where it takes weights."""
+        return self.sense(model) if self.env_var else self.sense()
 
 
 @dataclass(frozen=True)
@@ -61,52 +73,31 @@ class SenseChoice:
     model: str | None = None
 
 
-def _bundled(cls: type[Sense]) -> Callable[[str | None], Sense]:
-    return lambda model: cls()
-
-
-PROVIDERS: dict[str, tuple[Provider, ...]] = {
-    "depth": (
-        Provider("depth-transformers", "depth", "depth (transformers)", TransformersDepth,
-                 "SENSORIUM_DEPTH_MODEL", DEFAULT_DEPTH_MODEL),
-    ),
-    "segmentation": (
-        Provider("segmentation-transformers", "segmentation", "segmentation (transformers)",
-                 TransformersSegmentation, "SENSORIUM_SEGMENTATION_MODEL",
-                 DEFAULT_SEGMENTATION_MODEL),
-    ),
-    "face_parsing": (
-        Provider("face-parsing-transformers", "face_parsing", "face parsing (transformers)",
-                 TransformersFaceParsing, "SENSORIUM_FACE_PARSING_MODEL",
-                 DEFAULT_FACE_PARSING_MODEL),
-        Provider("face-parsing-mesh", "face_parsing", MeshFaceParsing.label,
-                 _bundled(MeshFaceParsing)),
-    ),
-    "face_depth": (
-        Provider("face-depth-mesh", "face_depth", MeshFaceDepth.label, _bundled(MeshFaceDepth)),
-    ),
-    "person": (Provider("person-selfie", "person", SelfiePerson.label, _bundled(SelfiePerson)),),
-    "pose": (
-        Provider("pose-openpose", "pose", OpenPose.label, OpenPose, "SENSORIUM_POSE_MODEL",
-                 DEFAULT_ANNOTATORS),
-        Provider("pose-mediapipe", "pose", MediapipePose.label, _bundled(MediapipePose)),
-    ),
-    "face_landmarks": (
-        Provider("face-landmarks-mesh", "face_landmarks", MeshFaceLandmarks.label,
-                 _bundled(MeshFaceLandmarks)),
-    ),
-    "edges": (
-        Provider("edges-canny", "edges", CannyEdges.label, _bundled(CannyEdges)),
-        Provider("edges-hed", "edges", HedEdges.label, HedEdges, "SENSORIUM_EDGES_MODEL",
-                 DEFAULT_ANNOTATORS),
-    ),
+SENSE_CLASSES: dict[str, type[Sense]] = {
+    cls.name: cls
+    for cls in (TransformersDepth, TransformersSegmentation, TransformersFaceParsing, MeshFaceParsing,
+                MeshFaceDepth, SelfiePerson, OpenPose, MediapipePose, MeshFaceLandmarks, CannyEdges, HedEdges)
 }  # fmt: skip
 
 
+def register_sense(cls: type[Sense]) -> type[Sense]:
+    """Make a Sense class available by its name (usable as a class decorator)."""
+    SENSE_CLASSES[cls.name] = cls
+    return cls
+
+
+def all_providers() -> dict[str, tuple[Provider, ...]]:
+    """modality → its providers in preference order, for every modality spec."""
+    return {m: providers_of(m) for m in MODALITIES}
+
+
 def providers_of(modality: str) -> tuple[Provider, ...]:
-    if modality not in PROVIDERS:
-        raise KeyError(f"unknown modality {modality!r}; known: {', '.join(PROVIDERS)}")
-    return PROVIDERS[modality]
+    if modality not in MODALITIES:
+        raise KeyError(f"unknown modality {modality!r}; known: {', '.join(MODALITIES)}")
+    missing = [n for n in MODALITIES[modality].providers if n not in SENSE_CLASSES]
+    if missing:
+        raise KeyError(f"modality {modality!r} names senses that are not registered: {missing}")
+    return tuple(Provider(SENSE_CLASSES[n]) for n in MODALITIES[modality].providers)
 
 
 def provider_env_var(modality: str) -> str:
@@ -156,7 +147,7 @@ def list_senses(check: bool = False) -> list[dict]:
     """Every provider in preference order: modality, name, label, env_var, default_model, and
     with `check` also `available` / `reason` (checking may take up to a few seconds offline)."""
     rows = []
-    for providers in PROVIDERS.values():
+    for providers in all_providers().values():
         for p in providers:
             row = {"modality": p.modality, "name": p.name, "label": p.label,
                    "env_var": p.env_var, "default_model": p.default_model}  # fmt: skip

@@ -57,6 +57,7 @@ class TransformersSegmentation(TransformersSense):
 
     modality = "segmentation"
     name = "segmentation-transformers"
+    label = "segmentation (transformers)"  # an instance names its model
     channels = SEGMENTATION_CHANNELS
     auto_class = "AutoModelForSemanticSegmentation"
     env_var = "SENSORIUM_SEGMENTATION_MODEL"
