@@ -112,7 +112,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--files", type=int)
-    p.add_argument("--step_ms", type=float, default=400.0, help="stand-in GPU step (400 ms ≈ default config, batch 16, H200)")
+    p.add_argument("--step-ms", "--step_ms", dest="step_ms", type=float, default=400.0, help="stand-in GPU step (400 ms ≈ default config, batch 16, H200)")
     p.add_argument("--no-write", action="store_true")
     a = p.parse_args()
     run(a.quick, a.files, a.step_ms, write=not a.no_write)

@@ -10,9 +10,9 @@ temp name and renamed into place: every reader sees a complete file.
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
+
+from sensorium.atomic import write_atomic
 
 
 def install() -> None:
@@ -28,9 +28,7 @@ def install() -> None:
         directory.mkdir(exist_ok=True, parents=True)
         path = (directory / f"{name}.{format}").resolve()
         if not path.is_file():
-            tmp = path.with_name(f".{uuid.uuid4().hex}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+            write_atomic(path, data, unique=True)  # two requests may write the same file at once
         return str(path)
 
     save_pil_to_cache.atomic = True

@@ -20,11 +20,11 @@ from functools import cache
 from pathlib import Path
 
 from sensorium.bundled import demo_checkpoint
+from sensorium.env import truthy
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = demo_checkpoint()
 EXAMPLES_DIR = ROOT / "assets" / "examples"
-TRUE = ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
     p.add_argument(
         "--share",
         action="store_true",
-        default=env.get("SENSORIUM_SHARE", "").lower() in TRUE,
+        default=truthy(env.get("SENSORIUM_SHARE")),
         help="create a public gradio.live link (env SENSORIUM_SHARE=1)",
     )
     p.add_argument(

@@ -9,21 +9,19 @@ message that names the file, the URL and where to put it — never a silent subs
 from __future__ import annotations
 
 import os
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-PROBE_TIMEOUT_S = 3.0
-_probes: dict[str, tuple[float, bool]] = {}  # host -> (time, reachable), remembered for a minute
+from .network import PROBE_TIMEOUT_S, remembered
 
 
 def downloads_disabled() -> bool:
     """The user switched downloads off: SENSORIUM_OFFLINE, or the hub's own HF_HUB_OFFLINE /
     TRANSFORMERS_OFFLINE (read by `hub_offline`, which the senses use too)."""
-    from .senses.sources import hub_offline, truthy
+    from .env import hub_offline, truthy
 
     return hub_offline() or truthy(os.environ.get("SENSORIUM_OFFLINE", ""))
 
@@ -31,17 +29,14 @@ def downloads_disabled() -> bool:
 def reachable(url: str) -> bool:
     """Can `url` be fetched right now? One HEAD request with a short timeout, remembered for a
     minute: torch.hub's own download has no timeout and would hang behind a silent firewall."""
-    host = url.split("/")[2]
-    hit = _probes.get(host)
-    if hit and time.monotonic() - hit[0] < 60:
-        return hit[1]
-    try:
-        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=PROBE_TIMEOUT_S).close()
-        ok = True
-    except Exception:
-        ok = False
-    _probes[host] = (time.monotonic(), ok)
-    return ok
+    def probe() -> bool:
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=PROBE_TIMEOUT_S).close()
+            return True
+        except Exception:
+            return False
+
+    return remembered(f"host:{url.split('/')[2]}", probe)
 
 
 @dataclass(frozen=True)

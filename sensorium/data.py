@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .atomic import atomic_path
 from .modalities import MODALITIES
 
 CACHE_SUFFIX = ".npz"
@@ -34,9 +35,8 @@ def save_sample(path: Path, image: np.ndarray, maps: Mapping[str, torch.Tensor],
         arrays[f"note_{name}"] = np.array(note)
     for name, provider in (providers or {}).items():
         arrays[f"sense_{name}"] = np.array(provider)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
+    with atomic_path(path, suffix=".npz") as tmp:  # savez appends .npz to any other name
+        np.savez_compressed(tmp, **arrays)
 
 
 def load_sample(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:

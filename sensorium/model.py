@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .atomic import write_atomic
 from .checkpoint_info import CheckpointInfo
 from .conditioning import expand_presence
 from .config import ConfigError, ModelConfig
@@ -181,9 +182,7 @@ def save_weights(module: nn.Module, path: Path, dtype: torch.dtype | None = None
 
     state = {k: (v.to(dtype) if dtype and v.is_floating_point() else v).detach().cpu().contiguous()
              for k, v in module.state_dict().items()}  # fmt: skip
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp), metadata={"format": "pt"})
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
 
 
 def read_config(path: Path) -> tuple[ModelConfig, dict[str, Any]]:

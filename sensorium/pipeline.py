@@ -32,6 +32,7 @@ from .conditioning import stack_maps
 from .images import fit_to_model, pil_to_tensor, tensor_to_pil
 from .lru import LRU
 from .model import Sensorium
+from .precision import autocast, use_bf16
 from .senses import Extraction, SenseSet, image_hash
 
 
@@ -85,7 +86,7 @@ class TranslationPipeline:
         self.config = model.config
         self.senses = senses if senses is not None else SenseSet(self.config.modalities, device=self.device,
                                                                  preferred=trained_senses(model))  # fmt: skip
-        self.bf16 = precision == "bf16" or (precision == "auto" and self.device.type == "cuda")
+        self.bf16 = use_bf16(precision, self.device)
         if self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
         self._styles: LRU[torch.Tensor] = LRU(style_cache)
@@ -182,7 +183,7 @@ class TranslationPipeline:
 
     # -- the three steps ----------------------------------------------------------------------------
     def _autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+        return autocast(self.device, self.bf16)
 
     def prepare(self, image: Image.Image, resolution: int) -> Image.Image:
         """The image at model size: long side = resolution, sides multiples of the model stride."""

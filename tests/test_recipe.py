@@ -69,8 +69,8 @@ def test_generator_gradients_flow_through_the_augmentation():
     draw = disc_augment.draw(ALL_OPS, b, 32, 32, gen)
     batch = Batch(torch.rand(b, 3, 32, 32) * 2 - 1, torch.rand(b, c, 32, 32), torch.ones(b, len(cfg.model.modalities)),
                   torch.zeros(b, dtype=torch.long), torch.tensor([1, 0]), aug_d=draw, aug_g=draw)  # fmt: skip
-    rec, mix, style = generate_pair(g, batch)
-    loss, _, _ = g_step(d, None, batch, rec, mix, batch.maps, cfg, nullcontext, g.encode_style, style)
+    rec, paired, style = generate_pair(g, batch)
+    loss, _, _ = g_step(d, None, batch, rec, paired, batch.maps, cfg, nullcontext, g.encode_style, style)
     loss.backward()
     grads = [p.grad for p in g.generator.parameters() if p.grad is not None]
     assert grads and sum(gr.abs().sum() for gr in grads) > 0
@@ -203,9 +203,9 @@ def test_step_statistics_stay_on_the_device():
     b, c = 2, cfg.model.map_channels
     batch = Batch(torch.rand(b, 3, 32, 32) * 2 - 1, torch.rand(b, c, 32, 32), torch.ones(b, len(cfg.model.modalities)),
                   torch.zeros(b, dtype=torch.long), torch.tensor([1, 0]))  # fmt: skip
-    rec, mix, _ = generate_pair(g, batch)
-    _, d_stats = d_step(d, batch, rec, mix, batch.maps, cfg, 0, nullcontext)
-    _, g_stats, _ = g_step(d, None, batch, rec, mix, batch.maps, cfg, nullcontext)
+    rec, paired, _ = generate_pair(g, batch)
+    _, d_stats = d_step(d, batch, rec, paired, batch.maps, cfg, 0, nullcontext)
+    _, g_stats, _ = g_step(d, None, batch, rec, paired, batch.maps, cfg, nullcontext)
     assert all(isinstance(v, torch.Tensor) and not v.requires_grad for v in {**d_stats, **g_stats}.values())
 
 

@@ -174,13 +174,13 @@ def test_one_generator_forward_serves_both_updates_and_d_never_trains_g():
     b, c = 2, cfg.model.map_channels
     batch = Batch(torch.rand(b, 3, 32, 32) * 2 - 1, torch.rand(b, c, 32, 32), torch.ones(b, len(cfg.model.modalities)),
                   torch.zeros(b, dtype=torch.long), torch.tensor([1, 0]))  # fmt: skip
-    rec, mix, _ = generate_pair(g, batch)
-    d_loss, stats = d_step(d, batch, rec, mix, batch.maps, cfg, 0, nullcontext)
+    rec, paired, _ = generate_pair(g, batch)
+    d_loss, stats = d_step(d, batch, rec, paired, batch.maps, cfg, 0, nullcontext)
     d_loss.backward()
     assert "d_r1" in stats and all(p.grad is None for p in g.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in d.parameters())
     d.requires_grad_(False)
-    g_loss, _, _ = g_step(d, None, batch, rec, mix, batch.maps, cfg, nullcontext)
+    g_loss, _, _ = g_step(d, None, batch, rec, paired, batch.maps, cfg, nullcontext)
     g_loss.backward()  # the graph kept from the one forward is still whole
     unreached = [n for n, p in g.named_parameters() if p.grad is None]
     assert not unreached, unreached

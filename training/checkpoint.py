@@ -6,13 +6,14 @@ previous one. Loaded with `weights_only=True`: a checkpoint can never run code.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from sensorium.atomic import atomic_path, write_atomic
 
 STATE_VERSION = 1
 PATTERN = re.compile(r"state-(\d{8})\.pt$")
@@ -30,33 +31,21 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def save_state(directory: Path, step: int, state: dict[str, Any], keep_last: int,
                on_stage: Callable[[int, str], None] | None = None) -> Path:  # fmt: skip
     """Write `state-{step}.pt` atomically (+ `.sha256`), then prune to the newest `keep_last`.
     `on_stage(step, stage)` runs between the write's stages (training/fault_injection.py)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"state-{step:08d}.pt"
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save({**state, "version": STATE_VERSION, "step": step}, f)
-        f.flush()
-        os.fsync(f.fileno())
-    digest = _sha256(tmp)
-    if on_stage:
-        on_stage(step, "tmp")
-    os.replace(tmp, path)  # a kill before this line leaves only a .tmp, never a half file
+    with atomic_path(path, durable=True) as tmp:  # a kill before the rename leaves only a temp file
+        with open(tmp, "wb") as f:
+            torch.save({**state, "version": STATE_VERSION, "step": step}, f)
+        digest = _sha256(tmp)
+        if on_stage:
+            on_stage(step, "tmp")
     if on_stage:
         on_stage(step, "sidecar")
-    _atomic_write_bytes(path.with_suffix(".pt.sha256"), digest.encode())
+    write_atomic(path.with_suffix(".pt.sha256"), digest.encode(), durable=True)
     for old in list_states(directory)[:-keep_last]:
         old.unlink(missing_ok=True)
         old.with_suffix(".pt.sha256").unlink(missing_ok=True)

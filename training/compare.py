@@ -107,14 +107,14 @@ def compare(checkpoints: dict[str, str], data: str, out: Path, pairs: int = 64, 
         providers = ds.providers()  # the senses that made the held-out maps: re-run the same ones
         for src, tgt in tasks:
             content_idx, style_idx = task_pairs(ds.domain_ids, domains.index(src), domains.index(tgt), pairs, seed)
-            metrics, mixes = pair_metrics(model, ds, content_idx, style_idx, heads[src], heads[tgt])
+            metrics, paired_outputs = pair_metrics(model, ds, content_idx, style_idx, heads[src], heads[tgt])
             if (src, tgt) not in real_feats:  # the real target-domain images, once per task
                 real_idx = [i for i, d in enumerate(ds.domain_ids) if d == domains.index(tgt)]
                 real_feats[(src, tgt)] = inception_features(ds.batch(real_idx)["image"], dev)
-            metrics.update(fid_kid(real_feats[(src, tgt)], mixes, dev))
+            metrics.update(fid_kid(real_feats[(src, tgt)], paired_outputs, dev))
             if senses:
                 c = ds.batch(content_idx)
-                cc = content_consistency(mixes, c["maps"].cpu(), c["presence"].cpu(), model.config.modalities,
+                cc = content_consistency(paired_outputs, c["maps"].cpu(), c["presence"].cpu(), model.config.modalities,
                                          providers)  # fmt: skip
                 metrics["content_consistency"] = cc
             task = task_name(src, tgt)
@@ -124,8 +124,8 @@ def compare(checkpoints: dict[str, str], data: str, out: Path, pairs: int = 64, 
             task_dir.mkdir(parents=True, exist_ok=True)
             (task_dir / "metrics.json").write_text(json.dumps(row, indent=2))
             styles = ds.batch(style_idx[:8])["image"].cpu()
-            save_grid(task_dir / "grid.png", content_idx[:8], ds, styles, mixes[:8])
-            shown[(src, tgt)].append((ds.batch(content_idx[:8])["image"].cpu(), styles, mixes[:8]))
+            save_grid(task_dir / "grid.png", content_idx[:8], ds, styles, paired_outputs[:8])
+            shown[(src, tgt)].append((ds.batch(content_idx[:8])["image"].cpu(), styles, paired_outputs[:8]))
             rows.append(row)
     for (src, tgt), cols in shown.items():
         save_comparison_grid(out / f"grid_{task_name(src, tgt).replace('→', '_to_')}.png", cols)
@@ -140,7 +140,7 @@ def save_comparison_grid(path: Path, cols: list[tuple[torch.Tensor, torch.Tensor
     from torchvision.utils import save_image
 
     content, style = cols[0][0], cols[0][1]
-    grid = torch.stack([content, style, *(mix for _, _, mix in cols)], dim=1).flatten(0, 1)
+    grid = torch.stack([content, style, *(paired for _, _, paired in cols)], dim=1).flatten(0, 1)
     save_image(grid * 0.5 + 0.5, path, nrow=2 + len(cols), padding=2)
 
 

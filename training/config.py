@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sensorium.config import ConfigError, ModelConfig
+from sensorium.env import truthy
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ def _arg_type(tp: Any) -> tuple[Any, dict[str, Any]]:
     if origin is Literal:
         return str, {"choices": list(typing.get_args(tp))}
     if tp is bool:
-        return lambda s: s.lower() in ("1", "true", "yes", "on"), {"metavar": "BOOL"}
+        return truthy, {"metavar": "BOOL"}
     if origin is tuple:
         return lambda s: tuple(x for x in s.split(",") if x), {"metavar": "A,B,…"}
     return tp, {}
@@ -153,7 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
             if f.name == "model":
                 continue
             conv, extra = _arg_type(hints[f.name])
-            parser.add_argument(f"--{prefix}{f.name}", type=conv, **extra)
+            # Dashes like every other CLI here (--init-from); the field's own name (--init_from,
+            # as in the YAML) works too.
+            names = dict.fromkeys([f"--{prefix}{f.name.replace('_', '-')}", f"--{prefix}{f.name}"])
+            parser.add_argument(*names, dest=f"{prefix}{f.name}", type=conv, **extra)
     return parser
 
 

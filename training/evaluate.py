@@ -82,7 +82,7 @@ def pair_metrics(model: Sensorium, ds: SenseDataset, content_idx: torch.Tensor, 
     a model that ignores style). One loop for evaluate.py and compare.py."""
     stats: dict[str, list[torch.Tensor]] = {k: [] for k in ("psnr", "ssim", "lpips", "cos", "color", "change")}
     lpips = lpips_net(str(ds.device))
-    mixes = []
+    paired_outputs = []
     for chunk in range(0, len(content_idx), 16):
         ci, si = content_idx[chunk : chunk + 16], style_idx[chunk : chunk + 16]
         c, s = ds.batch(ci), ds.batch(si)
@@ -91,22 +91,22 @@ def pair_metrics(model: Sensorium, ds: SenseDataset, content_idx: torch.Tensor, 
         content = model.encode_content(c["maps"], c["presence"])
         rec = model.generate(content, model.encode_style(c["image"], h_c))
         s_target = model.encode_style(s["image"], h_s)
-        mix = model.generate(content, s_target)
+        paired = model.generate(content, s_target)
         stats["psnr"].append(psnr(rec, c["image"]))
         stats["ssim"].append(ssim(rec, c["image"]))
         if not isinstance(lpips, str):
             stats["lpips"].append(lpips(rec.float(), c["image"].float()))
-        stats["cos"].append(torch.nn.functional.cosine_similarity(model.encode_style(mix, h_s), s_target))
-        stats["color"].append(color_distance(mix, s["image"]))
-        stats["change"].append((mix - rec).abs().mean(dim=(1, 2, 3)) / 2)
-        mixes.append(mix.float().cpu())
+        stats["cos"].append(torch.nn.functional.cosine_similarity(model.encode_style(paired, h_s), s_target))
+        stats["color"].append(color_distance(paired, s["image"]))
+        stats["change"].append((paired - rec).abs().mean(dim=(1, 2, 3)) / 2)
+        paired_outputs.append(paired.float().cpu())
     mean = lambda k: float(torch.cat(stats[k]).float().mean())  # noqa: E731
     metrics = {"reconstruction_psnr": mean("psnr"), "reconstruction_ssim": mean("ssim"),
                "style_cosine_similarity": mean("cos"), "style_color_distance": mean("color"),
                "style_change_l1": mean("change")}  # fmt: skip
     metrics.update({"reconstruction_lpips": None, "lpips_note": lpips} if isinstance(lpips, str)
                    else {"reconstruction_lpips": mean("lpips")})  # fmt: skip
-    return metrics, torch.cat(mixes)
+    return metrics, torch.cat(paired_outputs)
 
 
 def layout_features(images: torch.Tensor, size: int = 32) -> torch.Tensor:
@@ -142,17 +142,17 @@ def evaluate(checkpoint: str, data: str, out: Path, pairs: int = 64, seed: int =
     content_idx = torch.randint(n, (pairs,), generator=g)
     style_idx = (content_idx + torch.randint(1, max(n, 2), (pairs,), generator=g)) % n
     ds.to(dev)
-    metrics, mixes = pair_metrics(model, ds, content_idx, style_idx)
+    metrics, paired_outputs = pair_metrics(model, ds, content_idx, style_idx)
     metrics = {"checkpoint": str(checkpoint), "data": str(data), "pairs": pairs, "images": n, **metrics}
     if train_data:
         train = SenseDataset(train_data, cfg.modalities)
         train_images = train.batch(range(len(train)))["image"]
-        metrics.update(memorisation(mixes, ds.batch(content_idx)["image"].cpu(), train_images))
+        metrics.update(memorisation(paired_outputs, ds.batch(content_idx)["image"].cpu(), train_images))
     if senses:
         held = ds.batch(content_idx)
-        metrics["content_consistency"] = content_consistency(mixes, held["maps"].cpu(), held["presence"].cpu(),
+        metrics["content_consistency"] = content_consistency(paired_outputs, held["maps"].cpu(), held["presence"].cpu(),
                                                              cfg.modalities, ds.providers())  # fmt: skip
-    feats = inception_features(mixes, dev)
+    feats = inception_features(paired_outputs, dev)
     if isinstance(feats, str):
         metrics["fid"] = metrics["kid"] = None
         metrics["fid_note"] = feats
@@ -162,7 +162,7 @@ def evaluate(checkpoint: str, data: str, out: Path, pairs: int = 64, seed: int =
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    save_grid(out / "grid.png", content_idx[:8], ds, ds.batch(style_idx[:8])["image"].cpu(), mixes[:8])
+    save_grid(out / "grid.png", content_idx[:8], ds, ds.batch(style_idx[:8])["image"].cpu(), paired_outputs[:8])
     return metrics
 
 
@@ -196,11 +196,11 @@ def content_consistency(outputs: torch.Tensor, maps: torch.Tensor, presence: tor
             for m in modalities}  # fmt: skip
 
 
-def save_grid(path: Path, content_idx, ds, styles, mixes) -> None:
+def save_grid(path: Path, content_idx, ds, styles, paired_outputs) -> None:
     from torchvision.utils import save_image
 
     contents = ds.batch(content_idx)["image"].cpu()
-    rows = torch.stack([contents, styles, mixes], dim=1).flatten(0, 1)
+    rows = torch.stack([contents, styles, paired_outputs], dim=1).flatten(0, 1)
     save_image(rows * 0.5 + 0.5, path, nrow=3, padding=2)
 
 

@@ -76,9 +76,9 @@ class RunLogger:
         styles = batch.image[batch.pair[:n]]
         domains = batch.domain[:n]
         rec = ema(maps.float(), presence, image.float(), domains)
-        mix = ema(maps.float(), presence, styles.float(), batch.domain[batch.pair[:n]])
+        paired = ema(maps.float(), presence, styles.float(), batch.domain[batch.pair[:n]])
         shown = maps * expand_presence(presence, cfg.modalities)[:, :, None, None]
-        rows = torch.stack([image, maps_to_rgb(shown), styles, rec, mix], dim=1).flatten(0, 1).float()
+        rows = torch.stack([image, maps_to_rgb(shown), styles, rec, paired], dim=1).flatten(0, 1).float()
         path = self.out / "samples" / f"step_{step:08d}.png"
         path.parent.mkdir(exist_ok=True)
         save_image(rows * 0.5 + 0.5, path, nrow=5, padding=2)

@@ -25,13 +25,13 @@ import numpy as np
 
 from sensorium.modalities import DEFAULT_MODALITIES
 
-from .image_sources import FolderSource, HFDatasetSource, ImageSource
+from .image_collections import FolderCollection, HFDatasetCollection, ImageCollection
 
 _senses = None  # one SenseSet per worker process (mediapipe graphs are per process)
-_source: ImageSource | None = None
+_source: ImageCollection | None = None
 
 
-def _init_worker(senses: list[str], device: str, source: ImageSource) -> None:
+def _init_worker(senses: list[str], device: str, source: ImageCollection) -> None:
     global _senses, _source
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from sensorium.senses import SenseSet
@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--dataset", help="a Hugging Face image dataset instead: hub id or local directory")
     parser.add_argument("--split", default="train", help="--dataset split")
     parser.add_argument("--config", help="--dataset configuration name")
-    parser.add_argument("--image_column", help="--dataset image column (default: the first Image feature)")
-    parser.add_argument("--domain_column", help="--dataset column whose values become domains")
+    parser.add_argument("--image-column", "--image_column", dest="image_column", help="--dataset image column (default: the first Image feature)")
+    parser.add_argument("--domain-column", "--domain_column", dest="domain_column", help="--dataset column whose values become domains")
     parser.add_argument("--limit", type=int, help="prepare only the first N images (a quick look at a big set)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--resolution", type=int, default=256)
@@ -85,10 +85,10 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if (args.images is None) == (args.dataset is None):
         parser.error("give either an image folder or --dataset")
-    source: ImageSource = (
-        FolderSource(args.images)
+    source: ImageCollection = (
+        FolderCollection(args.images)
         if args.dataset is None
-        else HFDatasetSource(args.dataset, args.split, args.config, args.image_column, args.domain_column)
+        else HFDatasetCollection(args.dataset, args.split, args.config, args.image_column, args.domain_column)
     )
 
     senses = [s for s in args.senses.split(",") if s]

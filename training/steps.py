@@ -82,7 +82,7 @@ def random_pairing(batch_size: int, generator: torch.Generator, domain: torch.Te
 
 def generate_pair(g: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One forward over [reconstruction; random pair]: content of each image with its own style,
-    then with a borrowed style → (rec, mix, style codes of the mix). One call so DDP sees a single
+    then with a borrowed style → (rec, paired, the style codes of the pairs). One call so DDP sees a single
     forward per step."""
     b = batch.image.shape[0]
     maps = torch.cat([batch.maps, batch.maps])
@@ -105,15 +105,15 @@ def disc_inputs(batch: Batch, images: list[torch.Tensor], cond: torch.Tensor | N
     return x, c, domains
 
 
-def d_step(d: nn.Module, batch: Batch, rec: torch.Tensor, mix: torch.Tensor, cond: torch.Tensor | None,
+def d_step(d: nn.Module, batch: Batch, rec: torch.Tensor, paired: torch.Tensor, cond: torch.Tensor | None,
            cfg: TrainConfig, step: int, autocast, lecam: LeCam | None = None) -> tuple[torch.Tensor, dict]:  # fmt: skip
     """Discriminator hinge loss on real vs (reconstructions, random pairs); lazy R1 and LeCam when
-    enabled. `rec`, `mix` are this step's generator outputs: detached here, so D's loss never
+    enabled. `rec`, `paired` are this step's generator outputs: detached here, so D's loss never
     reaches G. `cond` is None for an unconditional D (`model.disc_conditional: false`)."""
     use_r1 = cfg.r1_gamma > 0 and step % cfg.r1_every == 0
     real = batch.image.detach().requires_grad_(use_r1)
     b = real.shape[0]
-    x, c, domains = disc_inputs(batch, [real, rec.detach(), mix.detach()], cond, batch.aug_d)
+    x, c, domains = disc_inputs(batch, [real, rec.detach(), paired.detach()], cond, batch.aug_d)
     with autocast():
         out = d(x, c, domains)
     real_logits = [s[-1][:b] for s in out]
@@ -131,17 +131,17 @@ def d_step(d: nn.Module, batch: Batch, rec: torch.Tensor, mix: torch.Tensor, con
     return loss, stats
 
 
-def g_step(d_frozen: nn.Module, vgg: VGGPerceptualLoss | None, batch: Batch, rec: torch.Tensor, mix: torch.Tensor,
+def g_step(d_frozen: nn.Module, vgg: VGGPerceptualLoss | None, batch: Batch, rec: torch.Tensor, paired: torch.Tensor,
            cond: torch.Tensor | None, cfg: TrainConfig, autocast, encode_style=None,
-           mix_style: torch.Tensor | None = None) -> tuple[torch.Tensor, dict, torch.Tensor]:  # fmt: skip
+           paired_style: torch.Tensor | None = None) -> tuple[torch.Tensor, dict, torch.Tensor]:  # fmt: skip
     """Generator + encoders: reconstruct each image from its own maps and style (VGG + feature
     matching + GAN), and fool D with random (content, style) pairs (GAN only: no target image
     exists; with `lambda_style`, the style encoder must read the borrowed style back off the
-    output). `rec`, `mix` are the same outputs D just saw, still attached to G's graph: one
+    output). `rec`, `paired` are the same outputs D just saw, still attached to G's graph: one
     generator forward serves both updates (G is unchanged between them, so a second pass would
     recompute the very same images)."""
     b = batch.image.shape[0]
-    x, c, domains = disc_inputs(batch, [batch.image, rec, mix], cond, batch.aug_g)
+    x, c, domains = disc_inputs(batch, [batch.image, rec, paired], cond, batch.aug_g)
     with autocast():
         out = d_frozen(x, c, domains)
     real_feats = [[f[:b].detach() for f in s] for s in out]
@@ -156,10 +156,10 @@ def g_step(d_frozen: nn.Module, vgg: VGGPerceptualLoss | None, batch: Batch, rec
             perc, perc_stats = vgg(rec, batch.image)
         loss = loss + cfg.lambda_vgg * perc
         stats.update(perc_stats)
-    if cfg.lambda_style > 0 and encode_style is not None and mix_style is not None:
+    if cfg.lambda_style > 0 and encode_style is not None and paired_style is not None:
         with autocast():
-            read_back = encode_style(mix, batch.domain[batch.pair])
-        style_rec = F.l1_loss(read_back.float(), mix_style.detach().float())
+            read_back = encode_style(paired, batch.domain[batch.pair])
+        style_rec = F.l1_loss(read_back.float(), paired_style.detach().float())
         loss = loss + cfg.lambda_style * style_rec
         stats["g_style"] = style_rec.detach()
     l1 = F.l1_loss(rec.float(), batch.image.float())

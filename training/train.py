@@ -24,6 +24,8 @@ from sensorium.data import SenseDataset, augment, line_channels
 from sensorium.discriminator import MultiscaleDiscriminator
 from sensorium.losses import LeCam, VGGPerceptualLoss
 from sensorium.model import Sensorium
+from sensorium.precision import autocast as precision_autocast
+from sensorium.precision import use_bf16
 
 from . import checkpoint, disc_augment, distributed, fault_injection, warm_start
 from .config import TrainConfig, config_from_args
@@ -65,8 +67,8 @@ def main(argv: list[str] | None = None) -> Path:
     # -- devices and precision ---------------------------------------------------------------
     info = distributed.setup()
     device = info.device
-    use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
-    autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)  # noqa: E731
+    bf16 = use_bf16(cfg.precision, device)
+    autocast = lambda: precision_autocast(device, bf16)  # noqa: E731
     memory_format = torch.channels_last if (cfg.channels_last and device.type == "cuda") else torch.contiguous_format
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
@@ -170,17 +172,17 @@ def main(argv: list[str] | None = None) -> Path:
 
         # One generator forward: [reconstructions; random pairs], kept attached for the G update.
         with autocast():
-            rec, mix, mix_style = generate_pair(g_fwd, batch)
+            rec, paired, paired_style = generate_pair(g_fwd, batch)
 
         # Discriminator: real vs reconstructions and random pairs.
         disc.requires_grad_(True)
-        d_loss, d_stats = d_step(d_fwd, batch, rec, mix, cond, cfg, step, autocast, lecam)
+        d_loss, d_stats = d_step(d_fwd, batch, rec, paired, cond, cfg, step, autocast, lecam)
         ok = distributed.all_true(bool(torch.isfinite(d_loss)), info)  # one host sync per update
         d_norm = optimizer_step(opt_d, d_loss, disc.parameters(), cfg.grad_clip, ok)
 
         # Generator + encoders, judged by the (frozen, un-wrapped) discriminator.
         disc.requires_grad_(False)
-        g_loss, g_stats, _ = g_step(d_judge, vgg, batch, rec, mix, cond, cfg, autocast, model.encode_style, mix_style)
+        g_loss, g_stats, _ = g_step(d_judge, vgg, batch, rec, paired, cond, cfg, autocast, model.encode_style, paired_style)
         ok_g = distributed.all_true(bool(torch.isfinite(g_loss)), info)
         g_norm = optimizer_step(opt_g, g_loss, model.parameters(), cfg.grad_clip, ok_g)
         if not (ok and ok_g):

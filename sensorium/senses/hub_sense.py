@@ -1,5 +1,5 @@
 """The base of every sense whose weights come from a hub repo or a local directory: the model
-spec (argument, else env var, else default), where its files are (`sources.locate`), and the
+spec (argument, else env var, else default), where its files are (`weights.locate`), and the
 availability check, written once for the transformers and the controlnet-aux senses."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 from .base import Availability, Sense, SenseUnavailable
-from .sources import WeightSource, locate
+from .weights import WeightSource, locate
 
 
 class HubWeightsSense(Sense):

@@ -14,7 +14,7 @@ from PIL import Image
 from .base import SenseMap, SenseUnavailable
 from .hub_sense import HubWeightsSense
 from .model_cache import shared
-from .sources import WeightSource
+from .weights import WeightSource
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Assemble the offline photo collection for the small demo checkpoint, from package registries only.
 
-Photos come from `training.data.sources` (pip, npm and apt packages). Faces (mediapipe face
+Photos come from `training.data.package_photos` (pip, npm and apt packages). Faces (mediapipe face
 detection), people (OpenCV HOG confirmed by mediapipe pose) and scenes become square crops,
 deduplicated by pixel md5 and perceptual hash. Output: `out/{face,person,scene}/*.jpg` and
 `out/manifest.csv` (file, kind, source package, original file, licence, author, crop box).
@@ -22,7 +22,7 @@ from PIL import Image
 
 from sensorium.images import ImageError, load_image
 
-from .sources import Photo, apt_install, sources
+from .package_photos import Photo, apt_install, sources
 
 KINDS = ("face", "person", "scene")
 

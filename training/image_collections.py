@@ -25,7 +25,7 @@ class ImageItem:
     label: str  # how reports name it
 
 
-class ImageSource(Protocol):
+class ImageCollection(Protocol):
     def items(self) -> list[ImageItem]: ...
 
     def read(self, ref: str | int) -> str | bytes:
@@ -33,7 +33,7 @@ class ImageSource(Protocol):
 
 
 @dataclass(frozen=True)
-class FolderSource:
+class FolderCollection:
     """Image files under `root`; files in sub-folders take the first folder's name as domain."""
 
     root: Path
@@ -57,7 +57,7 @@ def _safe_name(value: object) -> str:
 
 
 @dataclass(frozen=True)
-class HFDatasetSource:
+class HFDatasetCollection:
     """One split of a `datasets` image dataset. `image_column` defaults to the first Image feature;
     `domain_column` (a ClassLabel, string or integer column) splits the rows into domains."""
 
@@ -110,10 +110,10 @@ class HFDatasetSource:
         raise ValueError("the dataset row holds no image")
 
 
-_open_cache: dict[HFDatasetSource, tuple] = {}
+_open_cache: dict[HFDatasetCollection, tuple] = {}
 
 
-def _opened(source: HFDatasetSource) -> tuple:
+def _opened(source: HFDatasetCollection) -> tuple:
     """Each worker process opens a dataset once (memory-mapped Arrow: cheap, shared by the OS)."""
     if source not in _open_cache:
         _open_cache[source] = source.open()

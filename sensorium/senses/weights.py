@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import glob
 import os
-import threading
-import time
 from dataclasses import dataclass
 
-WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pth", "*.pt")
-PROBE_TIMEOUT_S = 3.0
-_PROBE_TTL_S = 60.0  # re-probe the hub after a minute: a network can come back
+from ..env import hub_offline
+from ..network import PROBE_TIMEOUT_S, remembered
 
-_probe_lock = threading.Lock()
-_probes: dict[str, tuple[float, bool, str]] = {}  # hub id -> (time, reachable, reason)
+WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pth", "*.pt")
 
 
 @dataclass(frozen=True)
@@ -36,16 +32,6 @@ class WeightSource:
     local_only: bool
     ok: bool
     reason: str = ""
-
-
-def truthy(flag: str) -> bool:
-    """An environment switch that is on ("1", "true", "yes", "on", any case)."""
-    return flag.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def hub_offline() -> bool:
-    """True when the user switched the hub off (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE)."""
-    return any(truthy(os.environ.get(f, "")) for f in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
 def looks_like_path(spec: str) -> bool:
@@ -87,25 +73,20 @@ def _cached_snapshot(repo_id: str) -> str | None:
 
 def _probe_hub(repo_id: str) -> tuple[bool, str]:
     """Is `repo_id` downloadable right now? One quick request, remembered for a minute."""
-    now = time.monotonic()
-    with _probe_lock:
-        hit = _probes.get(repo_id)
-        if hit and now - hit[0] < _PROBE_TTL_S:
-            return hit[1], hit[2]
-    from huggingface_hub import model_info
 
-    try:
-        model_info(repo_id, timeout=PROBE_TIMEOUT_S)
-        result = (True, "")
-    except Exception as exc:  # connection errors differ across huggingface_hub versions
-        kind = type(exc).__name__
-        if kind in {"RepositoryNotFoundError", "GatedRepoError", "RevisionNotFoundError"}:
-            result = (False, f"the hub has no accessible repo {repo_id!r} ({kind})")
-        else:
-            result = (False, f"the Hugging Face hub is unreachable ({kind}: {str(exc)[:120]})")
-    with _probe_lock:
-        _probes[repo_id] = (now, *result)
-    return result
+    def probe() -> tuple[bool, str]:
+        from huggingface_hub import model_info
+
+        try:
+            model_info(repo_id, timeout=PROBE_TIMEOUT_S)
+            return True, ""
+        except Exception as exc:  # connection errors differ across huggingface_hub versions
+            kind = type(exc).__name__
+            if kind in {"RepositoryNotFoundError", "GatedRepoError", "RevisionNotFoundError"}:
+                return False, f"the hub has no accessible repo {repo_id!r} ({kind})"
+            return False, f"the Hugging Face hub is unreachable ({kind}: {str(exc)[:120]})"
+
+    return remembered(f"hub:{repo_id}", probe)
 
 
 def locate(

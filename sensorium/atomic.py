@@ -1,0 +1,46 @@
+"""Writes that a kill, a crash or a concurrent reader never sees half done: the one way files are
+written in place here (exports, prepared samples, training states, the app's cached results).
+
+The content goes to a temporary name in the same folder (so the rename stays on one file system),
+optionally fsynced, then `os.replace` swaps it in: a reader sees the old file or the new one, and a
+kill leaves at most a stray temporary file, never a truncated target.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = "", durable: bool = False,
+                unique: bool = False) -> Iterator[Path]:  # fmt: skip
+    """Yield a temporary path beside `path` (`NAME.tmp`); on a clean exit it replaces `path`.
+    `suffix` keeps an extension writers insist on (numpy's savez appends ".npz"); `durable` fsyncs
+    before the rename; `unique` gives each writer its own temporary name, for files that several
+    threads may write at once."""
+    path = Path(path)
+    tag = f".{uuid.uuid4().hex[:12]}" if unique else ""
+    tmp = path.with_name(f"{path.name}{tag}.tmp{suffix}")
+    try:
+        yield tmp
+        if durable:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomic(path: str | os.PathLike, data: bytes | Callable[[Path], None], durable: bool = False,
+                 unique: bool = False) -> Path:  # fmt: skip
+    """Write bytes (or let `data(tmp)` write the file) to `path` atomically."""
+    with atomic_path(path, durable=durable, unique=unique) as tmp:
+        if callable(data):
+            data(tmp)
+        else:
+            tmp.write_bytes(data)
+    return Path(path)
