@@ -121,11 +121,14 @@ def format_rows(rows: list[dict], peak: float | None) -> str:
 
 
 def run(quick: bool = True, device: str | None = None, config: str = "demo", write: bool = True,
-        only: dict | None = None, json_path: Path | None = None) -> str:  # fmt: skip
+        only: dict | None = None, json_path: Path | None = None, width: int | None = None) -> str:  # fmt: skip
     """`only` narrows the grid (keys "resolutions", "modes", "batches"), e.g. to the cells a
-    time-limited run still lacks."""
+    time-limited run still lacks. `width` widens the demo config (channels, style channels and
+    fusion widths all set to it), to see what a wider shipped model would cost."""
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    cfg = ModelConfig(**DEMO_CONFIG) if config == "demo" else ModelConfig()
+    cfg = ModelConfig.demo() if config == "demo" else ModelConfig()
+    if width:
+        cfg = dataclasses.replace(cfg, channels=width, style_channels=width, fusion_hidden=width, fusion_style_dim=width)
     if dev.type == "cuda":
         resolutions, modes, batches, iters = (128, 256, 512), MODES, (1, 16), 30
         if quick:
@@ -139,7 +142,8 @@ def run(quick: bool = True, device: str | None = None, config: str = "demo", wri
     if json_path:
         json_path.write_text(json.dumps(rows, indent=1))
     enc = encoders(cfg, dev, 256, iters)
-    text = header(f"Generator ({config} config: {json.dumps(DEMO_CONFIG) if config == 'demo' else 'ModelConfig()'})", dev)
+    described = json.dumps({**DEMO_CONFIG, **({"width": width} if width else {})}) if config == "demo" else "ModelConfig()"
+    text = header(f"Generator ({config} config: {described})", dev)
     text += "\n" + format_rows(rows, peak_tflops(dev)) + "\n\n"
     text += "\n".join(f"- {label}, 256², batch 1: {ms:.2f} ms" for label, ms in enc) + "\n"
     return publish(text, write)
@@ -155,9 +159,10 @@ def main() -> None:
     p.add_argument("--res", type=int, nargs="+", help="only these resolutions")
     p.add_argument("--modes", nargs="+", choices=MODES, help="only these modes")
     p.add_argument("--batches", type=int, nargs="+", help="only these batch sizes")
+    p.add_argument("--width", type=int, help="demo config with this width (channels, style and fusion widths)")
     a = p.parse_args()
     run(a.quick, a.device, a.config, not a.no_write, {"resolutions": a.res, "modes": a.modes, "batches": a.batches},
-        a.json)
+        a.json, a.width)
 
 
 if __name__ == "__main__":

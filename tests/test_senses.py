@@ -355,3 +355,11 @@ def test_models_load_once_per_process(tiny_models, photo):
     b.extract(photo, 16)
     assert a.sense("depth")._bundle is b.sense("depth")._bundle  # one model shared by both sets
     assert sum(1 for k in model_cache.loaded_keys() if tiny_models["depth"] in str(k)) == 1
+
+
+def test_an_empty_modality_list_runs_no_sense():
+    # Style-only requests ask for no map: none may run (an empty list once meant "all of them").
+    senses = SenseSet(["edges", "person"])
+    image = Image.fromarray(np.zeros((32, 32, 3), np.uint8))
+    assert dict(senses.extract(image, (32, 32), [])) == {}
+    assert set(senses.extract(image, (32, 32))) == {"edges", "person"} or "person" in senses.extract(image, (32, 32)).notes

@@ -161,7 +161,7 @@ class SenseSet:
         digest = image_hash(image)
         out = Extraction()
         todo: list[tuple[str, Sense]] = []
-        for m in modalities or self.modalities:
+        for m in self.modalities if modalities is None else modalities:  # [] asks for no map at all
             if m not in self.modalities:
                 raise KeyError(f"{m!r} is not in this SenseSet: {self.modalities}")
             sense = self._usable(m, out.notes)
