@@ -23,6 +23,7 @@ class Modality:
     lines: bool = False
     # Channel pairs that swap under a horizontal flip (left/right body parts), as channel indices.
     flip_pairs: tuple[tuple[int, int], ...] = ()
+    parts: tuple[str, ...] = ()  # what each channel is (classes or body/face parts), when channels have names
     contributes: str = ""  # what this slot pins down in the output, in a line for people (the app)
     smoothed: bool = False  # averaged over time in video (re-detected per frame, so it jitters)
     providers: tuple[str, ...] = ()  # the senses that can fill it (Sense.name), preferred first
@@ -56,7 +57,7 @@ MODALITIES: dict[str, Modality] = {
                  providers=("depth-transformers",)),
         Modality("segmentation", SEGMENTATION_CHANNELS, "scene semantic labels, fixed binary code",
                  contributes="what is where (sky, tree, wall…)", providers=("segmentation-transformers",)),
-        Modality("face_parsing", len(FACE_PARSING_CLASSES), "face regions, one-hot",
+        Modality("face_parsing", len(FACE_PARSING_CLASSES), "face regions, one-hot", parts=FACE_PARSING_CLASSES,
                  contributes="face regions: skin, brows, eyes, lips",
                  providers=("face-parsing-transformers", "face-parsing-mesh")),
         Modality("face_depth", 1, "depth of the face from the 3-D face mesh, near = 1",
@@ -64,11 +65,12 @@ MODALITIES: dict[str, Modality] = {
         Modality("person", 1, "person (selfie) segmentation mask",
                  contributes="the person's silhouette against the background", smoothed=True,
                  providers=("person-selfie",)),
-        Modality("pose", len(POSE_PARTS), "body skeleton limbs, one channel per part", lines=True,
+        Modality("pose", len(POSE_PARTS), "body skeleton limbs, one channel per part", lines=True, parts=POSE_PARTS,
                  flip_pairs=tuple((POSE_PARTS.index(f"left_{p}"), POSE_PARTS.index(f"right_{p}")) for p in ("arm", "leg")),
                  contributes="body skeleton: head, torso, arms, legs", smoothed=True,
                  providers=("pose-openpose", "pose-mediapipe")),
         Modality("face_landmarks", len(FACE_PARTS), "facial keypoint contours, one channel per part", lines=True,
+                 parts=FACE_PARTS,
                  contributes="contours of eyes, brows, nose, lips", smoothed=True, providers=("face-landmarks-mesh",)),
         # Canny before HED on purpose: it gives the same maps on every machine.
         Modality("edges", 1, "edge map (Canny or HED)", lines=True,

@@ -78,3 +78,12 @@ def test_a_toy_modality_is_one_spec_entry_plus_one_sense_class(monkeypatch):
     assert maps["warmth"].tensor.min() == 1.0
     problems = modality_table_problems((ROOT / "README.md").read_text())
     assert len(problems) == 1 and "warmth" in problems[0]  # the docs check sees the new slot missing
+
+
+def test_every_named_channel_list_matches_its_channel_count():
+    from sensorium.modalities import MODALITIES
+
+    for spec in MODALITIES.values():
+        assert not spec.parts or len(spec.parts) == spec.channels, spec.name
+        assert all(0 <= i < spec.channels for pair in spec.flip_pairs for i in pair), spec.name
+        assert spec.contributes and spec.providers, spec.name  # the app's text and the registry need both

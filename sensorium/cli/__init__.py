@@ -60,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..config import ConfigError
     from ..images import ImageError
     from ..model import CheckpointError
+    from ..pipeline import UsageError
     from ..video import VideoError
 
     try:
@@ -68,6 +69,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             from .video import run
         return run(args)
-    except (CLIError, ImageError, CheckpointError, ConfigError, VideoError) as exc:
+    except (CLIError, UsageError, ImageError, CheckpointError, ConfigError, VideoError) as exc:
         print(f"sensorium {args.command}: error: {exc}", file=sys.stderr)
         return 2
