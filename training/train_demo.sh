@@ -3,15 +3,17 @@
 # and evaluate it on the held-out crops; everything lands in DIR. On one GPU (or, slowly, a CPU).
 #   bash training/train_demo.sh DIR [MINUTES] [extra train.py flags…]
 #   INIT=assets/checkpoints/sensorium-portraits bash training/train_demo.sh runs/demo 5   # continue the shipped one
-# Needs the prepared portraits (data/prepared/portraits_composites, data/prepared/portraits_val;
-# the model card's "Reproduce" makes them). SENSORIUM_OFFLINE=1 on a machine without internet.
+# Needs the prepared portraits (DATA, default data/prepared/portraits_composites, and
+# data/prepared/portraits_val; the model card's "Reproduce" makes them). SENSORIUM_OFFLINE=1 on a
+# machine without internet.
 set -u
 DIR=${1:?usage: train_demo.sh DIR [MINUTES] [flags…]}; MIN=${2:-8}; shift $(( $# < 2 ? $# : 2 ))
 mkdir -p "$DIR"
 export PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=${TORCHINDUCTOR_CACHE_DIR:-/tmp/inductor}
 INIT_FLAGS=(); [ -n "${INIT:-}" ] && INIT_FLAGS=(--init_from "$INIT")
-timeout $(( ${MIN%.*} * 60 + 120 )) python -m training.train --config training/configs/demo.yaml --out "$DIR/run" \
-  --time_limit_min "$MIN" "${INIT_FLAGS[@]}" "$@" > "$DIR/train.txt" 2>&1
+DATA=${DATA:-data/prepared/portraits_composites}
+timeout $(( ${MIN%.*} * 60 + 120 )) python -m training.train --config training/configs/demo.yaml --data "$DATA" \
+  --out "$DIR/run" --time_limit_min "$MIN" "${INIT_FLAGS[@]}" "$@" > "$DIR/train.txt" 2>&1
 status=$?
 cp "$DIR/run/log.jsonl" "$DIR/train_log.jsonl" 2>/dev/null
 if [ -f "$DIR/run/export/model.safetensors" ]; then
@@ -19,7 +21,7 @@ if [ -f "$DIR/run/export/model.safetensors" ]; then
   # Content consistency needs the senses (mediapipe); without them the JSON says so.
   SENSES=""; python -c "import mediapipe" 2>/dev/null || SENSES="--no-senses"
   timeout 300 python -m training.evaluate "$DIR/export" --data data/prepared/portraits_val \
-    --train-data data/prepared/portraits --out "$DIR/eval" --pairs 48 $SENSES > "$DIR/eval.txt" 2>&1
+    --train-data "$DATA" --out "$DIR/eval" --pairs 48 $SENSES > "$DIR/eval.txt" 2>&1
 fi
 tail -c 400 "$DIR/train.txt"; echo; grep -h '"reconstruction_psnr"\|"reconstruction_ssim"\|"memorisation_fraction"' "$DIR/eval/metrics.json" 2>/dev/null
 exit $status
