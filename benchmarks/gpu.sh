@@ -6,7 +6,7 @@
 #   bash benchmarks/gpu.sh train DIR MINUTES   # training/train_demo.sh: demo recipe, export, evaluation
 #   bash benchmarks/gpu.sh all DIR SECONDS     # train for what the benchmarks leave of SECONDS, then
 #                                              # the checks and the benchmarks
-# Data: data/prepared/portraits_composites and data/prepared/portraits_val (model card, "Reproduce").
+# Data: data/prepared/portraits and data/prepared/portraits_val (model card, "Reproduce").
 # Without internet, SENSORIUM_OFFLINE=1 skips the VGG/AlexNet/Inception download probes and the
 # perceptual loss takes its logged random-VGG fallback; where mediapipe is missing, the senses it
 # provides are benchmarked through full-size random replicas of the transformers models only.

@@ -3,7 +3,7 @@
 # and evaluate it on the held-out crops; everything lands in DIR. On one GPU (or, slowly, a CPU).
 #   bash training/train_demo.sh DIR [MINUTES] [extra train.py flags…]
 #   INIT=assets/checkpoints/sensorium-portraits bash training/train_demo.sh runs/demo 5   # continue the shipped one
-# Needs the prepared portraits (DATA, default data/prepared/portraits_composites, and
+# Needs the prepared portraits (DATA, default data/prepared/portraits, and
 # data/prepared/portraits_val; the model card's "Reproduce" makes them). SENSORIUM_OFFLINE=1 on a
 # machine without internet.
 set -u
@@ -11,7 +11,7 @@ DIR=${1:?usage: train_demo.sh DIR [MINUTES] [flags…]}; MIN=${2:-8}; shift $(( 
 mkdir -p "$DIR"
 export PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=${TORCHINDUCTOR_CACHE_DIR:-/tmp/inductor}
 INIT_FLAGS=(); [ -n "${INIT:-}" ] && INIT_FLAGS=(--init_from "$INIT")
-DATA=${DATA:-data/prepared/portraits_composites}
+DATA=${DATA:-data/prepared/portraits}
 timeout $(( ${MIN%.*} * 60 + 120 )) python -m training.train --config training/configs/demo.yaml --data "$DATA" \
   --out "$DIR/run" --time_limit_min "$MIN" "${INIT_FLAGS[@]}" "$@" > "$DIR/train.txt" 2>&1
 status=$?

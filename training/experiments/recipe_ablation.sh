@@ -45,8 +45,10 @@ slot new_legacy_vgg "$COMPOSITES" --perceptual random-legacy $AUG $VIEW $LINES
 slot new "$COMPOSITES" $NEW
 slot new_no_augment "$COMPOSITES" --perceptual random $VIEW $LINES
 slot new_no_style_view "$COMPOSITES" --perceptual random $AUG $LINES
+# What training/configs/demo.yaml keeps: the new recipe without the two levers that did not help.
+slot kept "$DATA" --perceptual random $AUG $LINES
 wait
-ROWS="previous new new_no_augment new_legacy_vgg new_no_style_view new_no_composites"
+ROWS="previous new new_no_augment new_legacy_vgg new_no_style_view new_no_composites kept"
 mkdir -p "$OUT/table" "$OUT/eval"
 for name in $ROWS; do
   [ -f "$OUT/table/$name.json" ] && continue

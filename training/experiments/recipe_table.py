@@ -1,6 +1,8 @@
-"""One markdown table from the recipe ablation's evaluations (`training.evaluate` JSON per row).
+"""One markdown table from the recipe ablation's evaluations (`training.evaluate` JSON per row),
+and with --grid one image: every row's evaluation grid (content | style | output) side by side.
 
     python -m training.experiments.recipe_table runs/recipe_ablation_64 previous new … > table.md
+    python -m training.experiments.recipe_table runs/recipe_ablation_64 previous new … --grid docs/img/x.png
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ COLUMNS = (
 )
 
 
+LABELS = {"new": "new (all)", "new_no_augment": "-augment", "new_legacy_vgg": "-VGG fix",
+          "new_no_style_view": "-style view", "new_no_composites": "-composites"}  # fmt: skip
+
+
 def content_mean(metrics: dict) -> float | None:
     """Mean of the per-modality content-consistency errors that could be measured."""
     values = [v for v in (metrics.get("content_consistency") or {}).values() if isinstance(v, (int, float))]
@@ -36,5 +42,35 @@ def table(out: Path, rows: list[str]) -> str:
     return "\n".join(lines)
 
 
+def grid(out: Path, rows: list[str], path: Path, scale: int = 2) -> Path:
+    """The rows' eval grids side by side, each under its name (the first row's content and style
+    columns are kept once, on the left; the other rows add their output column only)."""
+    from PIL import Image, ImageDraw
+
+    grids = [Image.open(out / "eval" / row / "grid.png").convert("RGB") for row in rows]
+    w, h = grids[0].size
+    col = w // 3  # content | style | output
+    label_h = 14
+    sheet = Image.new("RGB", (2 * col + col * len(rows), h + label_h), "white")
+    sheet.paste(grids[0].crop((0, 0, 2 * col, h)), (0, label_h))
+    draw = ImageDraw.Draw(sheet)
+    draw.text((4, 1), "content | style", fill="black")
+    for i, (row, g) in enumerate(zip(rows, grids, strict=True)):
+        x = 2 * col + i * col
+        sheet.paste(g.crop((2 * col, 0, 3 * col, h)), (x, label_h))
+        draw.text((x + 2, 1), LABELS.get(row, row)[:12], fill="black")
+    sheet = sheet.resize((sheet.width * scale, sheet.height * scale), Image.Resampling.NEAREST)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+    return path
+
+
 if __name__ == "__main__":
-    print(table(Path(sys.argv[1]), sys.argv[2:]))
+    args = sys.argv[1:]
+    if "--grid" in args:
+        i = args.index("--grid")
+        target = Path(args[i + 1])
+        del args[i : i + 2]
+        grid(Path(args[0]), args[1:], target)
+    else:
+        print(table(Path(args[0]), args[1:]))
