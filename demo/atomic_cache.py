@@ -5,11 +5,13 @@ truncates first. When two users get the same image (the same example and setting
 request truncates the file while the first one is downloading it, and that download comes back
 empty or cut off (found by tests/test_reliability_app.py: ~1 in 5 requests of 16 sessions
 failed). Same hash means same bytes, so an existing file is kept, and a new one is written to a
-temp name and renamed into place: every reader sees a complete file.
+temp name and renamed into place: every reader sees a complete file. A kept file's age is renewed,
+since the cache TTL (`delete_cache`) deletes by age and would otherwise take a reused result.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sensorium.atomic import write_atomic
@@ -29,6 +31,11 @@ def install() -> None:
         path = (directory / f"{name}.{format}").resolve()
         if not path.is_file():
             write_atomic(path, data, unique=True)  # two requests may write the same file at once
+        else:  # same bytes already there: renew its age, or the cache TTL (delete_cache reads the
+            try:  # ctime) would delete a result that is about to be served
+                os.utime(path)
+            except FileNotFoundError:  # swept between the check and now: write it again
+                write_atomic(path, data, unique=True)
         return str(path)
 
     save_pil_to_cache.atomic = True

@@ -8,6 +8,7 @@ SENSORIUM_MAX_RESOLUTION   largest output side offered (default 512 on a GPU, 25
 SENSORIUM_CONCURRENCY      requests run at once (default 1: one model, one device)
 SENSORIUM_MAX_FILE_SIZE    upload limit (default 20mb)
 SENSORIUM_TIME_LIMIT       seconds a request may run before it is answered with an error (default 120; 0 = none)
+SENSORIUM_CACHE_TTL        seconds an upload, result or download file is kept on disk (default 3600; 0 = forever)
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Settings:
     max_file_size: str = "20mb"  # per upload
     threads: int | None = None  # torch intra-op CPU threads; None: torch's default
     time_limit: float = 120.0  # seconds per request, then an error frees its queue slot; 0 = no limit
+    cache_ttl: float = 3600.0  # seconds uploads, results and downloads stay on disk; 0 = kept forever
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -52,6 +54,8 @@ class Settings:
             raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
         if not 0 <= self.time_limit < float("inf"):
             raise ValueError(f"time_limit must be a number of seconds >= 0, got {self.time_limit}")
+        if not 0 <= self.cache_ttl < float("inf"):
+            raise ValueError(f"cache_ttl must be a number of seconds >= 0, got {self.cache_ttl}")
 
 
 def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -102,11 +106,14 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
                    help="upload size limit, e.g. 20mb (env SENSORIUM_MAX_FILE_SIZE)")  # fmt: skip
     p.add_argument("--time-limit", type=float, default=env.get("SENSORIUM_TIME_LIMIT") or str(Settings.time_limit),
                    help="seconds a request may run, 0 = no limit (env SENSORIUM_TIME_LIMIT)")  # fmt: skip
+    p.add_argument("--cache-ttl", type=float, default=env.get("SENSORIUM_CACHE_TTL") or str(Settings.cache_ttl),
+                   help="seconds files stay in the upload/result caches, 0 = forever (env SENSORIUM_CACHE_TTL)")  # fmt: skip
     args = p.parse_args(argv)  # string defaults (from env) go through `type` too: bad values exit cleanly
     try:
         return Settings(checkpoint=args.checkpoint, host=args.host, port=args.port, share=args.share,
                         device=args.device, max_resolution=args.max_resolution, concurrency=args.concurrency,
-                        max_file_size=args.max_file_size, threads=args.threads, time_limit=args.time_limit)  # fmt: skip
+                        max_file_size=args.max_file_size, threads=args.threads, time_limit=args.time_limit,
+                        cache_ttl=args.cache_ttl)  # fmt: skip
     except ValueError as err:
         p.error(str(err))  # exits with the usage line, no traceback
         raise  # unreachable; for type checkers

@@ -12,6 +12,8 @@ from sensorium.lru import LRU
 from sensorium.pipeline import TranslationPipeline
 from sensorium.senses import Availability
 
+from .sweeper import FolderSweeper
+
 RESOLUTION_STEPS = (128, 192, 256, 320, 384, 448, 512, 640, 768, 1024)
 
 
@@ -23,7 +25,7 @@ class DemoState:
     max_resolution: int
     checkpoint: str  # shown in the status line
     availability: dict[str, Availability]  # modality -> can its sense run here (and why not)
-    out_dir: Path  # PNG downloads are written here
+    out_dir: Path  # PNG downloads are written here (swept: files older than the cache TTL go)
     images: LRU[LoadedImage] = field(default_factory=lambda: LRU(16))  # decoded uploads by path
     time_limit: float = 0.0  # seconds a handler may run before the request gets an error; 0 = none
     # Model calls in flight, overrun ones included (a thread cannot be stopped): bounds the pile-up.
@@ -31,12 +33,13 @@ class DemoState:
 
     @classmethod
     def create(cls, pipe: TranslationPipeline, max_resolution: int | None = None, checkpoint: str | None = None,
-               time_limit: float = 0.0, concurrency: int = 1) -> DemoState:  # fmt: skip
+               time_limit: float = 0.0, concurrency: int = 1, cache_ttl: float = 0.0) -> DemoState:  # fmt: skip
         """Check the senses once (may take seconds: it imports their libraries) and pick limits."""
         if max_resolution is None:
             max_resolution = 512 if pipe.device.type == "cuda" else 256
         name = checkpoint or getattr(pipe, "name", None) or "model"
         out_dir = Path(tempfile.mkdtemp(prefix="sensorium-demo-"))
+        FolderSweeper(out_dir, cache_ttl).start()  # removes the folder at exit; sweeps while cache_ttl > 0
         availability = pipe.senses.status()
         for m in pipe.config.modalities:
             if m not in pipe.trained_modalities:  # an input the model never saw would only add noise

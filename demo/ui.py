@@ -21,6 +21,7 @@ from . import handlers as h
 from .inputs import MAX_STRENGTH, pretty, short, user_error
 from .settings import EXAMPLES_DIR, Settings, load_pipeline, max_resolution_for
 from .state import DemoState
+from .sweeper import sweep_interval
 from .text import BIBTEX, CSS, HEADER, HOW_IT_WORKS, TITLE, contributes
 
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="violet", neutral_hue="slate")
@@ -73,8 +74,11 @@ def build_demo(pipeline: TranslationPipeline | None = None, settings: Settings |
     pipe = pipeline if pipeline is not None else load_pipeline(settings.checkpoint, settings.device)
     state = DemoState.create(pipe, max_resolution_for(pipe.device.type, settings.max_resolution),
                                checkpoint=getattr(pipe, "name", None) or settings.checkpoint,
-                               time_limit=settings.time_limit, concurrency=settings.concurrency)  # fmt: skip
-    with gr.Blocks(title=TITLE) as demo:
+                               time_limit=settings.time_limit, concurrency=settings.concurrency,
+                               cache_ttl=settings.cache_ttl)  # fmt: skip
+    # gradio's cache of uploads and results: files older than the TTL are deleted as it goes
+    ttl = int(settings.cache_ttl)
+    with gr.Blocks(title=TITLE, delete_cache=(int(sweep_interval(ttl)), ttl) if ttl else None) as demo:
         gr.HTML(HEADER)
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=360):

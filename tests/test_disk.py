@@ -1,0 +1,59 @@
+"""Bounded disk: the app's own download folder is swept by age and removed at exit, and gradio's
+cache of uploads and results is told the same TTL (SENSORIUM_CACHE_TTL)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from demo.settings import parse_settings
+from demo.sweeper import FolderSweeper, sweep_interval
+from tests.app_fixtures import CONTENT, STYLE, torch_threads
+
+
+def test_the_sweeper_deletes_only_files_older_than_the_ttl_and_the_folder_at_exit(tmp_path):
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    old, new = folder / "old.png", folder / "new.png"
+    old.write_bytes(b"x" * 100)
+    new.write_bytes(b"y" * 10)
+    os.utime(old, (time.time() - 120, time.time() - 120))
+    sweeper = FolderSweeper(folder, ttl=60)
+    assert sweeper.sweep() == 100 and not old.exists() and new.exists()
+    sweeper.remove()
+    assert not folder.exists()
+    assert sweep_interval(3600) == 600 and sweep_interval(2) == 1.0
+
+
+def test_the_cache_ttl_comes_from_flag_or_environment():
+    assert parse_settings([], {}).cache_ttl == 3600
+    assert parse_settings([], {"SENSORIUM_CACHE_TTL": "30"}).cache_ttl == 30
+    assert parse_settings(["--cache-ttl", "0"], {"SENSORIUM_CACHE_TTL": "30"}).cache_ttl == 0
+    with pytest.raises(SystemExit):
+        parse_settings(["--cache-ttl", "-1"], {})
+
+
+@pytest.mark.slow
+def test_the_running_app_deletes_its_cached_uploads_and_results_after_the_ttl(tmp_path):
+    from gradio_client import Client, handle_file
+
+    from tests.reliability_fixtures import launch
+
+    with torch_threads(1):
+        demo, url, _ = launch(tmp_path / "ckpt", cache_ttl=2.0)
+        try:
+            cache = Path(demo.GRADIO_CACHE)
+            before = {p for p in cache.rglob("*") if p.is_file()} if cache.exists() else set()
+            Client(url, verbose=False).predict(handle_file(CONTENT), handle_file(STYLE), ["edges"], None, 64,
+                                               api_name="/translate")  # fmt: skip
+            made = {p for p in cache.rglob("*") if p.is_file()} - before
+            assert made, "the request left no upload or result in gradio's cache"
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and any(p.exists() for p in made):
+                time.sleep(0.5)
+            assert not [p for p in made if p.exists()], "files outlived the 2 s TTL"
+        finally:
+            demo.close()
