@@ -87,3 +87,23 @@ def test_every_named_channel_list_matches_its_channel_count():
         assert not spec.parts or len(spec.parts) == spec.channels, spec.name
         assert all(0 <= i < spec.channels for pair in spec.flip_pairs for i in pair), spec.name
         assert spec.contributes and spec.providers, spec.name  # the app's text and the registry need both
+
+
+def test_the_readme_gradio_client_snippet_runs_against_the_app(tmp_path):
+    # The snippet as written, with the URL of a real app around a tiny model.
+    import os
+
+    from tests.app_fixtures import launch_app, torch_threads
+
+    code = re.search(r"## From code: gradio_client.*?```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    with torch_threads(1):
+        demo, url = launch_app(tmp_path / "ckpt")
+        try:
+            cwd = os.getcwd()
+            os.chdir(ROOT)  # the snippet's example paths are relative to the checkout
+            try:
+                exec(compile(code.replace("http://127.0.0.1:7860/", url), "README snippet", "exec"), {})
+            finally:
+                os.chdir(cwd)
+        finally:
+            demo.close()
