@@ -9,6 +9,8 @@ thin wrapper over `demo.handlers` so the UI and gradio_client get the same behav
 
 from __future__ import annotations
 
+import inspect
+import math
 from collections.abc import Callable, Sequence
 
 import gradio as gr
@@ -28,13 +30,35 @@ THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="violet", neutral_hue
 MODEL = "model"  # concurrency group of every event that runs the model
 
 
-def gpu(fn: Callable) -> Callable:
-    """`spaces.GPU(fn)` on a ZeroGPU Space (when `spaces` is importable), else `fn` unchanged."""
+def gpu(fn: Callable | None = None, *, images: int | str = 1) -> Callable:
+    """`spaces.GPU(fn, duration=…)` on a ZeroGPU Space (when `spaces` is importable; off a Space it
+    returns `fn` unchanged), else `fn`. The duration is sized per request from its `resolution`
+    and number of output images (`images`: a count, or the name of the argument holding it), not
+    the 60 s default: shorter declared durations get higher priority in ZeroGPU's queue."""
+    if fn is None:
+        return lambda f: gpu(f, images=images)
     try:
         import spaces
     except ImportError:
         return fn
-    return spaces.GPU(fn)
+    signature = inspect.signature(fn)
+
+    def duration(*args, **kwargs) -> int:
+        bound = signature.bind_partial(*args, **kwargs).arguments
+        n = bound.get(images, 4) if isinstance(images, str) else images
+        return gpu_seconds(bound.get("resolution"), n)
+
+    return spaces.GPU(fn, duration=duration)
+
+
+def gpu_seconds(resolution, images=1) -> int:
+    """Seconds to reserve for one request: start-up and senses (~4 s, mostly the first call) plus
+    the generator, which grows with pixels and images; at least 5 s, at most 60 s."""
+    try:
+        side, n = min(max(float(resolution or 256), 64.0), 2048.0), min(max(int(images or 1), 1), 16)
+    except (TypeError, ValueError, OverflowError):
+        side, n = 256.0, 1
+    return int(min(60, max(5, math.ceil(4 + 1.5 * n * (side / 256) ** 2))))
 
 
 def upload(label: str, **kwargs) -> gr.Image:
@@ -222,7 +246,7 @@ def wire_ui(state: DemoState, ui: dict, out: dict) -> None:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         return run(content, style, *rest)
 
-    @gpu
+    @gpu(images=4)
     def sample(content, resolution, domain, seed, *values):
         use, strengths = selection(values)
         return h.random_styles(state, content, use, strengths, resolution, seed, 4, domain)
@@ -267,7 +291,7 @@ def api_endpoints(state: DemoState) -> None:
         """Every available sense map of `content` at `resolution`, with a status line."""
         return h.extract_maps(state, content, resolution)
 
-    @gpu
+    @gpu(images="n")
     def random_styles(content, modalities=None, strengths=None, resolution=None, seed=0, n=4, domain=0):
         """`content` under `n` (1-8) style vectors sampled from the model with `seed`."""
         return h.random_styles(state, content, modalities, parse_json(strengths), resolution, seed, n, domain)

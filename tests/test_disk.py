@@ -57,3 +57,33 @@ def test_the_running_app_deletes_its_cached_uploads_and_results_after_the_ttl(tm
             assert not [p for p in made if p.exists()], "files outlived the 2 s TTL"
         finally:
             demo.close()
+
+
+def test_zerogpu_durations_are_sized_per_request_and_off_a_space_nothing_changes(monkeypatch):
+    import spaces  # the real package (requirements-dev)
+
+    from demo.ui import gpu, gpu_seconds
+
+    def translate(content, style, modalities=None, strengths=None, resolution=None, style_b=None, mix=0.0, domain=0):
+        return resolution
+
+    assert gpu(translate) is translate  # off a Space, spaces.GPU hands the function back unchanged
+    seen = {}
+    real = spaces.GPU
+
+    def recording(fn, duration=None, **kwargs):
+        seen[fn.__name__] = duration
+        return real(fn, duration=duration, **kwargs)
+
+    monkeypatch.setattr(spaces, "GPU", recording)
+
+    def random_styles(content, modalities=None, strengths=None, resolution=None, seed=0, n=4, domain=0):
+        return n
+
+    gpu(translate)
+    gpu(images="n")(random_styles)
+    assert seen["translate"]("c", "s", resolution=256) == gpu_seconds(256, 1) == 6
+    assert seen["translate"]("c", "s", None, None, 512) == 10
+    assert seen["random_styles"]("c", resolution=512, n=8) == 52
+    assert seen["random_styles"]("c", resolution=2048, n=8) == 60  # capped
+    assert gpu_seconds("not a number") == 6  # a bad request still gets a sane reservation
