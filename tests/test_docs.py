@@ -43,6 +43,7 @@ def test_the_readme_modality_table_agrees_with_the_specs():
 
 
 def test_a_toy_modality_is_one_spec_entry_plus_one_sense_class(monkeypatch):
+    import numpy as np
     import torch
 
     from demo.text import contributes
@@ -65,7 +66,7 @@ def test_a_toy_modality_is_one_spec_entry_plus_one_sense_class(monkeypatch):
             return None
 
         def _extract(self, image, size):
-            red = torch.tensor(list(image.resize(size[::-1]).getdata(0)), dtype=torch.float32).view(1, *size) / 255
+            red = torch.from_numpy(np.asarray(image.resize(size[::-1]))[..., 0].astype(np.float32))[None] / 255
             return SenseMap("warmth", red, image)
 
     monkeypatch.setitem(SENSE_CLASSES, "warmth-redness", Redness)

@@ -12,12 +12,14 @@ mkdir -p "$DIR"
 export PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=${TORCHINDUCTOR_CACHE_DIR:-/tmp/inductor}
 INIT_FLAGS=(); [ -n "${INIT:-}" ] && INIT_FLAGS=(--init_from "$INIT")
 DATA=${DATA:-data/prepared/portraits}
+RUN=${RUN:-$DIR/run}  # the run folder (training states, logs); RUN=/tmp/… keeps DIR to the results
+rm -rf "$RUN"  # a fresh run each time (continue one with train.py --resume latest)
 timeout $(( ${MIN%.*} * 60 + 120 )) python -m training.train --config training/configs/demo.yaml --data "$DATA" \
-  --out "$DIR/run" --time_limit_min "$MIN" "${INIT_FLAGS[@]}" "$@" > "$DIR/train.txt" 2>&1
+  --out "$RUN" --time_limit_min "$MIN" "${INIT_FLAGS[@]}" "$@" > "$DIR/train.txt" 2>&1
 status=$?
-cp "$DIR/run/log.jsonl" "$DIR/train_log.jsonl" 2>/dev/null
-if [ -f "$DIR/run/export/model.safetensors" ]; then
-  cp -r "$DIR/run/export" "$DIR/export"
+cp "$RUN/log.jsonl" "$DIR/train_log.jsonl" 2>/dev/null
+if [ -f "$RUN/export/model.safetensors" ]; then
+  rm -rf "$DIR/export"; cp -r "$RUN/export" "$DIR/export"
   # Content consistency needs the senses (mediapipe); without them the JSON says so.
   SENSES=""; python -c "import mediapipe" 2>/dev/null || SENSES="--no-senses"
   timeout 300 python -m training.evaluate "$DIR/export" --data data/prepared/portraits_val \
