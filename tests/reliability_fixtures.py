@@ -73,7 +73,18 @@ def file_data(path: str) -> dict:
 
 
 def rss_mb() -> float:
-    """Resident memory of this process now (not the peak), in MB."""
+    """Resident memory of this process now (not the peak), in MB, after garbage collection and
+    after glibc returns its free heap pages: what is measured is memory still held, not how much
+    freed memory the allocator keeps cached, which depends on every test that ran before in this
+    process (in-process training runs leave fragmented arenas that 16 threads then grow)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: plain RSS
+        pass
     pages = int(Path("/proc/self/statm").read_text().split()[1])
     import resource
 
