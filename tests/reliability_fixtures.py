@@ -77,14 +77,13 @@ def rss_mb() -> float:
     after glibc returns its free heap pages: what is measured is memory still held, not how much
     freed memory the allocator keeps cached, which depends on every test that ran before in this
     process (in-process training runs leave fragmented arenas that 16 threads then grow)."""
+    import contextlib
     import ctypes
     import gc
 
     gc.collect()
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: plain RSS
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: plain RSS
-        pass
     pages = int(Path("/proc/self/statm").read_text().split()[1])
     import resource
 
