@@ -11,10 +11,9 @@ since the cache TTL (`delete_cache`) deletes by age and would otherwise take a r
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from sensorium.atomic import write_atomic
+from sensorium.atomic import write_once
 
 
 def install() -> None:
@@ -29,13 +28,7 @@ def install() -> None:
         directory = Path(cache_dir) / pu.hash_bytes(data)
         directory.mkdir(exist_ok=True, parents=True)
         path = (directory / f"{name}.{format}").resolve()
-        if not path.is_file():
-            write_atomic(path, data, unique=True)  # two requests may write the same file at once
-        else:  # same bytes already there: renew its age, or the cache TTL (delete_cache reads the
-            try:  # ctime) would delete a result that is about to be served
-                os.utime(path)
-            except FileNotFoundError:  # swept between the check and now: write it again
-                write_atomic(path, data, unique=True)
+        write_once(path, data)  # renews a kept file's age: delete_cache deletes by (c)time
         return str(path)
 
     save_pil_to_cache.atomic = True

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from sensorium.atomic import write_once
 from sensorium.modalities import MODALITIES
 from sensorium.pipeline import Content
 from sensorium.senses import Extraction, image_hash
@@ -168,9 +169,8 @@ def random_styles(state: DemoState, content, modalities: Sequence[str] | None = 
 def save_png(state: DemoState, image: Image.Image) -> str:
     """Write the result as a PNG (named by its content) for the download button; returns the path."""
     path = state.out_dir / f"sensorium-{image_hash(image)[:12]}.png"
-    if not path.exists():
-        image.save(path, format="PNG")
-    return str(path)
+    # Atomic, and a repeated result renews its age, so the folder's sweeper cannot take it mid-download.
+    return str(write_once(path, lambda tmp: image.save(tmp, format="PNG")))
 
 
 def info(state: DemoState) -> dict:

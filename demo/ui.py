@@ -44,9 +44,10 @@ def gpu(fn: Callable | None = None, *, images: int | str = 1) -> Callable:
     signature = inspect.signature(fn)
 
     def duration(*args, **kwargs) -> int:
-        bound = signature.bind_partial(*args, **kwargs).arguments
-        n = bound.get(images, 4) if isinstance(images, str) else images
-        return gpu_seconds(bound.get("resolution"), n)
+        bound = signature.bind_partial(*args, **kwargs)
+        bound.apply_defaults()  # an argument left out counts with its default (e.g. n=4)
+        n = bound.arguments.get(images) if isinstance(images, str) else images
+        return gpu_seconds(bound.arguments.get("resolution"), n)
 
     return spaces.GPU(fn, duration=duration)
 

@@ -35,6 +35,20 @@ def atomic_path(path: str | os.PathLike, suffix: str = "", durable: bool = False
         tmp.unlink(missing_ok=True)
 
 
+def write_once(path: str | os.PathLike, data: bytes | Callable[[Path], None]) -> Path:
+    """A content-addressed file (its name says its bytes): written atomically, under a temporary
+    name of its own, when absent; when present, left as it is but with its age renewed, so a sweep
+    by age (the cache TTL) never deletes a file that is being handed out again."""
+    path = Path(path)
+    if path.is_file():
+        try:
+            os.utime(path)
+            return path
+        except FileNotFoundError:  # swept between the check and now: write it again
+            pass
+    return write_atomic(path, data, unique=True)
+
+
 def write_atomic(path: str | os.PathLike, data: bytes | Callable[[Path], None], durable: bool = False,
                  unique: bool = False) -> Path:  # fmt: skip
     """Write bytes (or let `data(tmp)` write the file) to `path` atomically."""

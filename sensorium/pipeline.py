@@ -155,6 +155,7 @@ class TranslationPipeline:
         if not isinstance(strengths, Mapping):
             raise UsageError('Strengths must be a mapping like {"edges": 0.5}.')
         out = {}
+        unclipped = limit == math.inf  # the app clips to its slider's range; elsewhere out-of-range is an error
         for name, value in strengths.items():
             if name not in self.config.modalities:
                 raise UsageError(f"Unknown modality {name!r} in strengths; this checkpoint has: "
@@ -163,7 +164,6 @@ class TranslationPipeline:
                 x = float(value)
             except (TypeError, ValueError, OverflowError):
                 x = math.nan
-            unclipped = limit == math.inf  # the app clips to its slider's range; elsewhere out-of-range is an error
             if math.isnan(x) or (unclipped and not 0 <= x < math.inf):
                 allowed = f"from 0 to {limit:g}" if limit < math.inf else ">= 0"
                 raise UsageError(f"The strength of {name} must be a number {allowed}, got {value!r}.")

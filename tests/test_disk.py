@@ -87,3 +87,18 @@ def test_zerogpu_durations_are_sized_per_request_and_off_a_space_nothing_changes
     assert seen["random_styles"]("c", resolution=512, n=8) == 52
     assert seen["random_styles"]("c", resolution=2048, n=8) == 60  # capped
     assert gpu_seconds("not a number") == 6  # a bad request still gets a sane reservation
+
+
+def test_a_repeated_download_renews_its_age_so_the_sweeper_keeps_it(tmp_path):
+    from PIL import Image
+
+    from demo import handlers as h
+    from tests.app_fixtures import tiny_pipeline
+
+    state = h.DemoState.create(tiny_pipeline())
+    image = Image.new("RGB", (16, 16), (200, 30, 30))
+    path = Path(h.save_png(state, image))
+    os.utime(path, (time.time() - 120, time.time() - 120))  # an hour-old copy of the same result
+    assert h.save_png(state, image) == str(path)  # handed out again …
+    assert FolderSweeper(state.out_dir, ttl=60).sweep() == 0 and path.is_file()  # … so not swept
+    assert Image.open(path).getpixel((0, 0)) == (200, 30, 30)

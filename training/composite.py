@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> dict:
             senses[key] = SenseSet(modalities, preferred=providers)
         for bg in rng.sample(scenes, min(args.per_image, len(scenes))):
             dst = dst_dir / f"{path.stem}__on_{bg.stem}.npz"
-            background = background_crop(bg, image.shape[0], rng)
-            if dst.exists() or background is None:
+            background = background_crop(bg, image.shape[0], rng)  # drawn even when dst exists: a
+            if dst.exists() or background is None:  # resumed run keeps the rng, so the same crops
                 continue
             composite = paste(image, person, background)
             maps = senses[key].extract(composite, composite.size[::-1])

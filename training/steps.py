@@ -93,14 +93,14 @@ def generate_pair(g: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tenso
     return out[:b], out[b:], style[b:]
 
 
-def disc_inputs(batch: Batch, images: list[torch.Tensor], cond: torch.Tensor | None,
+def disc_inputs(batch: Batch, real: torch.Tensor, rec: torch.Tensor, paired: torch.Tensor, cond: torch.Tensor | None,
                 draw: disc_augment.Draw | None) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:  # fmt: skip
     """[real; reconstructions; random pairs] as D sees them: every group with the same maps and
     the same augmentation draw (so real and reconstruction stay paired), and the domain D judges
     each with (a random pair is judged as its style's domain)."""
-    x = torch.cat(images)
-    c = None if cond is None else torch.cat([cond] * len(images))
-    domains = torch.cat([batch.domain, batch.domain, batch.domain[batch.pair]][: len(images)])
+    x = torch.cat([real, rec, paired])
+    c = None if cond is None else torch.cat([cond, cond, cond])
+    domains = torch.cat([batch.domain, batch.domain, batch.domain[batch.pair]])
     x, c = disc_augment.apply(draw, x, c)
     return x, c, domains
 
@@ -113,7 +113,7 @@ def d_step(d: nn.Module, batch: Batch, rec: torch.Tensor, paired: torch.Tensor, 
     use_r1 = cfg.r1_gamma > 0 and step % cfg.r1_every == 0
     real = batch.image.detach().requires_grad_(use_r1)
     b = real.shape[0]
-    x, c, domains = disc_inputs(batch, [real, rec.detach(), paired.detach()], cond, batch.aug_d)
+    x, c, domains = disc_inputs(batch, real, rec.detach(), paired.detach(), cond, batch.aug_d)
     with autocast():
         out = d(x, c, domains)
     real_logits = [s[-1][:b] for s in out]
@@ -141,7 +141,7 @@ def g_step(d_frozen: nn.Module, vgg: VGGPerceptualLoss | None, batch: Batch, rec
     generator forward serves both updates (G is unchanged between them, so a second pass would
     recompute the very same images)."""
     b = batch.image.shape[0]
-    x, c, domains = disc_inputs(batch, [batch.image, rec, paired], cond, batch.aug_g)
+    x, c, domains = disc_inputs(batch, batch.image, rec, paired, cond, batch.aug_g)
     with autocast():
         out = d_frozen(x, c, domains)
     real_feats = [[f[:b].detach() for f in s] for s in out]

@@ -143,8 +143,8 @@ def main(argv: list[str] | None = None) -> Path:
     def indices_of(step: int) -> list[int]:
         return batch_indices(step, len(dataset), cfg.batch_size, info.rank, info.world_size, cfg.seed)
 
-    prefetch = BatchPrefetcher(dataset, indices_of, cfg.steps)
-    pause = fault_injection.checkpoint_pause()  # None unless a kill test asked for one  # on-disk sets: read ahead on a thread
+    prefetch = BatchPrefetcher(dataset, indices_of, cfg.steps)  # on-disk sets: read ahead on a thread
+    pause = fault_injection.checkpoint_pause()  # None unless a kill test asked for one
 
     def get_batch(step: int) -> Batch:
         rng = step_generator(cfg.seed, step, info.rank)

@@ -56,14 +56,15 @@ def parse_strengths(items: Iterable[str], pipe: TranslationPipeline) -> dict[str
     return usage(pipe.strengths_of, out)
 
 
-def usage(check, *args):
-    """One of the pipeline's request checks; its UsageError becomes a one-line CLI error (exit 2)."""
+def usage(check, *args, prefix: str = ""):
+    """One of the pipeline's request checks; its UsageError becomes a one-line CLI error (exit 2),
+    after `prefix` (e.g. "--" when the message starts with the flag's name)."""
     from ..pipeline import UsageError
 
     try:
         return check(*args)
     except UsageError as exc:
-        raise CLIError(str(exc)) from exc
+        raise CLIError(f"{prefix}{exc}") from exc
 
 
 # -- shared steps -------------------------------------------------------------------------------
@@ -90,10 +91,7 @@ def load_pipeline(args: argparse.Namespace, map_cache_entries: int = 512) -> Tra
     senses = SenseSet(model.config.modalities, device=device, cache=MapCache(max_entries=map_cache_entries),
                       preferred=trained_senses(model))  # fmt: skip
     pipe = TranslationPipeline(model, senses=senses, device=device)
-    try:
-        pipe.resolution_of(args.resolution)
-    except ValueError as exc:
-        raise CLIError(f"--{exc}") from exc
+    usage(pipe.resolution_of, args.resolution, prefix="--")
     return pipe
 
 
