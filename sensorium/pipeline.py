@@ -32,6 +32,7 @@ from .conditioning import stack_maps
 from .images import fit_to_model, pil_to_tensor, tensor_to_pil
 from .lru import LRU
 from .model import Sensorium
+from .own_maps import OwnMap, OwnMapError, read_own_maps, with_own_maps
 from .precision import autocast, use_bf16
 from .senses import Extraction, SenseSet, image_hash
 
@@ -189,11 +190,22 @@ class TranslationPipeline:
         """The image at model size: long side = resolution, sides multiples of the model stride."""
         return fit_to_model(image.convert("RGB"), self.resolution_of(resolution), self.config.stride)
 
-    def sense(self, content: Image.Image, resolution: int = 256, modalities: Sequence[str] | None = None) -> Content:
-        """The content image at model size and its sense maps (cached by image content and size)."""
+    def sense(self, content: Image.Image, resolution: int = 256, modalities: Sequence[str] | None = None,
+              maps: Mapping[str, OwnMap | None] | None = None) -> Content:  # fmt: skip
+        """The content image at model size and its sense maps (cached by image content and size).
+
+        maps: modality → your own map (a picture in that modality's preview encoding, or a tensor),
+        used instead of the sense's; it is not extracted then. Unusable maps raise UsageError.
+        """
         prepared = self.prepare(content, resolution)
-        wanted = None if modalities is None else self.modalities_of(modalities)
-        return Content(prepared, self.senses.extract(prepared, (prepared.height, prepared.width), wanted))
+        size = (prepared.height, prepared.width)
+        wanted = self.senses.modalities if modalities is None else self.modalities_of(modalities)
+        try:
+            own = read_own_maps(maps, self.config.modalities, size, self.senses.cache)
+        except OwnMapError as err:
+            raise UsageError(str(err)) from None
+        detected = self.senses.extract(prepared, size, [m for m in wanted if m not in own])
+        return Content(prepared, with_own_maps(detected, own) if own else detected)
 
     @torch.inference_mode()
     def style(self, style: Image.Image | torch.Tensor, resolution: int = 256, domain: int | str = 0,
@@ -254,7 +266,7 @@ class TranslationPipeline:
     def __call__(self, content: Image.Image, style: Image.Image | torch.Tensor,
                  modalities: Sequence[str] | None = None, strengths: Mapping[str, float] | None = None,
                  resolution: int = 256, style_b: Image.Image | None = None, mix: float = 0.0,
-                 domain: int | str = 0) -> TranslationResult:  # fmt: skip
+                 domain: int | str = 0, maps: Mapping[str, OwnMap | None] | None = None) -> TranslationResult:  # fmt: skip
         """Translate `content` into the style of `style` (an image, or a style vector).
 
         modalities: which of the checkpoint's modalities to use (default all; [] = style only).
@@ -266,7 +278,7 @@ class TranslationPipeline:
         t0 = time.perf_counter()
         wanted = self.modalities_of(modalities)
         strengths = self.strengths_of(strengths)
-        sensed = self.sense(content, resolution, wanted)
+        sensed = self.sense(content, resolution, wanted, maps)
         timings["senses"] = time.perf_counter() - t0
 
         t1 = time.perf_counter()

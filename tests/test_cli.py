@@ -157,3 +157,25 @@ def test_module_entry_point_and_senses_passthrough(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["senses", "--help"])  # handed to `python -m sensorium.senses` unchanged
     assert exc.value.code == 0 and "sensorium.senses" in capsys.readouterr().out
+
+
+def test_own_maps_replace_the_sense_and_bad_ones_say_why(checkpoint, photos, tmp_path, capsys):
+    content, style = photos / "contents/astronaut.jpg", photos / "styles/cat.jpg"
+    common = ["--checkpoint", checkpoint, "--resolution", RES, "--modalities", "edges,person"]
+    assert run("translate", content, style, "-o", tmp_path / "a.png", *common, "--save-maps", tmp_path / "maps") == 0
+    saved = tmp_path / "maps" / "astronaut.person.png"  # the preview, read back as the person map
+    assert run("translate", content, style, "-o", tmp_path / "b.png", *common, "--map", f"person={saved}") == 0
+    a, b = (np.asarray(Image.open(tmp_path / f"{n}.png"), dtype=float) for n in "ab")
+    assert np.abs(a - b).mean() < 1.0  # the round trip gives (nearly) the detected map
+    capsys.readouterr()
+    Image.new("RGB", (64, 64)).save(tmp_path / "empty.png")
+    assert run("translate", content, style, "-o", tmp_path / "c.png", *common, "--map", f"person={tmp_path / 'empty.png'}") == 0
+    assert "person map is empty, so the person slot is absent" in capsys.readouterr().err
+    for arg, message in [("person", "--map expects MODALITY=FILE"), ("smell=x.png", "--map smell: unknown modality"),
+                         (f"person={tmp_path / 'nope.png'}", "not found")]:  # fmt: skip
+        assert run("translate", content, style, "-o", tmp_path / "x.png", *common, "--map", arg) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
+    (tmp_path / "junk.png").write_text("not an image")
+    assert run("translate", content, style, "-o", tmp_path / "x.png", *common, "--map", f"person={tmp_path / 'junk.png'}") == 2
+    assert "Your person map:" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
     python -m sensorium translate content.jpg style.jpg -o out.png --modalities pose,face_landmarks
     python -m sensorium translate contents/ styles/ -o grid/        # every pair + contact_sheet.png
+    python -m sensorium translate a.jpg b.jpg -o out.png --map person=mask.png   # your own person map
     python -m sensorium video clip.mp4 style.jpg -o styled.mp4 --smooth 0.6
     python -m sensorium senses photo.jpg -o maps/                   # = python -m sensorium.senses
 
@@ -29,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("style", type=Path, help="style image, or a folder of them")
     t.add_argument("-o", "--out", type=Path, required=True, help="output PNG; a folder when an input is a folder")
     t.add_argument("--save-maps", type=Path, metavar="DIR", help="also write each content's maps (.png, .npy)")
+    t.add_argument("--map", action="append", default=[], metavar="MODALITY=FILE",
+                   help="your own map instead of the sense's, drawn like its preview (e.g. person=mask.png); "
+                        "repeatable")  # fmt: skip
     v = sub.add_parser("video", help="translate a video with one style")
     v.add_argument("video", type=Path, help="input video (MP4, MOV, MKV, WebM, AVI)")
     v.add_argument("style", type=Path, help="style image")

@@ -56,6 +56,26 @@ def parse_strengths(items: Iterable[str], pipe: TranslationPipeline) -> dict[str
     return usage(pipe.strengths_of, out)
 
 
+def parse_maps(items: Iterable[str], pipe: TranslationPipeline) -> dict[str, Path]:
+    """["person=mask.png", …] → {"person": Path("mask.png")}: names and files checked here, the
+    pictures decoded by the pipeline (their notes printed with the result's)."""
+    out: dict[str, Path] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name or not value.strip():
+            raise CLIError(f"--map expects MODALITY=FILE, got {item!r}")
+        if name not in pipe.config.modalities:
+            raise CLIError(f"--map {name}: unknown modality; this checkpoint has: {', '.join(pipe.config.modalities)}")
+        if name in out:
+            raise CLIError(f"--map {name} is given twice")
+        path = Path(value.strip())
+        if not path.is_file():
+            raise CLIError(f"--map {name}: {path} not found")
+        out[name] = path
+    return out
+
+
 def usage(check, *args, prefix: str = ""):
     """One of the pipeline's request checks; its UsageError becomes a one-line CLI error (exit 2),
     after `prefix` (e.g. "--" when the message starts with the flag's name)."""

@@ -22,6 +22,7 @@ from .common import (
     image_files,
     load_pipeline,
     parse_domain,
+    parse_maps,
     parse_modalities,
     parse_strengths,
     print_notes,
@@ -44,12 +45,15 @@ def run(args: argparse.Namespace) -> int:
     modalities = parse_modalities(args.modalities, pipe)
     strengths = parse_strengths(args.strength, pipe)
     args.domain = parse_domain(args.domain, pipe)
+    maps = parse_maps(args.map, pipe)
+    if maps and args.content.is_dir():
+        raise CLIError("--map is one content image's map: give a single content image, not a folder")
     if args.content.is_dir() or args.style.is_dir():
         return _run_folders(pipe, args, modalities, strengths)
     out = args.out / f"{args.content.stem}__{args.style.stem}.png" if args.out.is_dir() else args.out
     content, style = read_image(args.content, "content"), read_image(args.style, "style")
     result = pipe(content, style, modalities=modalities, strengths=strengths, resolution=args.resolution,
-                  domain=args.domain)  # fmt: skip
+                  domain=args.domain, maps=maps)  # fmt: skip
     print_notes(result.notes)
     _save(result.image, out)
     if args.save_maps:

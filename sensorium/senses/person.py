@@ -29,5 +29,10 @@ class SelfiePerson(MediapipeSense):
         return SenseMap(self.modality, t, self.preview(t), found, "" if found else "no person found")
 
     def preview(self, tensor: torch.Tensor) -> Image.Image:
-        a = tensor[0].clamp(0, 1).cpu().numpy()[..., None]
-        return Image.fromarray((a * PERSON_COLOR).astype(np.uint8))
+        return person_preview(tensor)
+
+
+def person_preview(tensor: torch.Tensor) -> Image.Image:
+    """The mask in orange: brightness = probability."""
+    a = tensor[0].clamp(0, 1).cpu().numpy()[..., None]
+    return Image.fromarray((a * PERSON_COLOR).astype(np.uint8))

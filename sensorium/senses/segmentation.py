@@ -9,6 +9,7 @@ visible to the model. 16 bits hold any label set up to 65535 classes in a fixed 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -88,5 +89,11 @@ class TransformersSegmentation(TransformersSense):
 
 def segmentation_preview(labels: np.ndarray) -> Image.Image:
     """Palette preview of (H, W) labels; -1 (no label) is black."""
-    colors = np.concatenate([np.zeros((1, 3), np.uint8), distinct_colors(1 << 10)])
+    colors = segmentation_colours()
     return labels_preview(np.clip(labels + 1, 0, len(colors) - 1), colors)
+
+
+@lru_cache(maxsize=1)
+def segmentation_colours() -> np.ndarray:
+    """(1025, 3) uint8: black for "no label", then one colour per label 0..1023 (read-only)."""
+    return np.concatenate([np.zeros((1, 3), np.uint8), distinct_colors(1 << 10)])
