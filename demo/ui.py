@@ -3,8 +3,9 @@
     demo = build_demo(pipeline)           # any TranslationPipeline (tests inject a tiny one)
     demo.queue(**queue_options(settings)).launch(**launch_options(settings))
 
-UI events are private; the public API is /translate, /extract, /random_styles and /info, each a
-thin wrapper over `demo.handlers` so the UI and gradio_client get the same behaviour.
+UI events are private; the public API is /translate, /extract, /random_styles, /info, /contributions and
+/style_freedom, each a thin wrapper over `demo.handlers` (or `demo.explore`) so the UI and gradio_client
+get the same behaviour.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import gradio as gr
 from sensorium.images import ImageError, load_image
 from sensorium.pipeline import TranslationPipeline
 
-from . import atomic_cache
+from . import atomic_cache, explore_ui
 from . import handlers as h
 from .inputs import MAX_STRENGTH, pretty, short, user_error
 from .settings import EXAMPLES_DIR, Settings, load_pipeline, max_resolution_for
@@ -181,8 +182,11 @@ def results_panel(state: DemoState) -> dict:
     maps_height = 60 + -(-n // 4) * 640 // min(n, 4)
     with gr.Tabs():
         with gr.Tab("Result"):
-            out["result"] = gr.ImageSlider(label="Content ↔ result (drag to compare)", type="pil", format="png",
-                                           height=520, max_height=520, interactive=False, elem_id="result")  # fmt: skip
+            with gr.Row(equal_height=False):
+                out["result"] = gr.ImageSlider(label="Content ↔ result (drag to compare)", type="pil", format="png",
+                                               height=520, max_height=520, interactive=False, elem_id="result",
+                                               scale=3)  # fmt: skip
+                out |= explore_ui.freedom_panel(state)
             out["maps"] = gr.Gallery(label="What the senses saw", columns=4, height=maps_height, object_fit="contain",
                                      format="png", elem_id="maps")  # fmt: skip
             with gr.Row():
@@ -195,6 +199,7 @@ def results_panel(state: DemoState) -> dict:
                 out["sample"] = gr.Button("Sample 4 styles", variant="primary", scale=2, elem_id="sample")
             out["samples"] = gr.Gallery(label="Random styles", columns=4, height=300, object_fit="contain",
                                         format="png", elem_id="samples")  # fmt: skip
+        out |= explore_ui.contributions_tab(state)
     return out
 
 
@@ -265,6 +270,7 @@ def wire_ui(state: DemoState, ui: dict, out: dict) -> None:
                      api_visibility="private", queue=False)  # fmt: skip
     out["sample"].click(sample, [ui["content"], ui["resolution"], ui["domain"], out["seed"], *ui["checks"],
                                  *ui["strengths"]], out["samples"], **common)  # fmt: skip
+    explore_ui.wire(state, ui, out, selection)
 
 
 def api_endpoints(state: DemoState) -> None:
@@ -308,6 +314,7 @@ def api_endpoints(state: DemoState) -> None:
     gr.on([], random_styles, [content, modalities, strengths, resolution, seed, n, domain], samples,
           api_name="random_styles", **common)  # fmt: skip
     gr.on([], info, None, about, api_name="info", queue=False)
+    explore_ui.api_endpoints(state)
 
 
 def parse_json(value):

@@ -244,14 +244,34 @@ class TranslationPipeline:
     def render(self, content: Content, styles: torch.Tensor, modalities: Sequence[str] | None = None,
                strengths: Mapping[str, float] | None = None) -> list[Image.Image]:  # fmt: skip
         """Content encoder + generator on sensed content, one image per style vector (a batch)."""
-        use = set(self.modalities_of(modalities))
+        stacked, presence = self._stack(content, modalities, self.strengths_of(strengths))
+        return self._generate(stacked, presence, styles.to(self.device).reshape(-1, self.config.style_dim))
+
+    @torch.inference_mode()
+    def render_subsets(self, content: Content, style: torch.Tensor, subsets: Sequence[Sequence[str]],
+                       strengths: Mapping[str, float] | None = None) -> list[Image.Image]:  # fmt: skip
+        """One image per modality subset under one style vector (S,), in one batch: each row of the
+        batch gets its own maps and presence, so "each sense alone / left out" costs one call."""
         strengths = self.strengths_of(strengths)
+        rows = [self._stack(content, subset, strengths) for subset in subsets]
+        if not rows:
+            return []
+        stacked, presence = torch.cat([r[0] for r in rows]), torch.cat([r[1] for r in rows])
+        styles = style.to(self.device).reshape(1, self.config.style_dim).expand(len(rows), -1)
+        return self._generate(stacked, presence, styles)
+
+    def _stack(self, content: Content, modalities: Sequence[str] | None,
+               strengths: Mapping[str, float]) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        """(maps (1, C, H, W), presence (1, M)) of `content` with only `modalities` present."""
+        use = set(self.modalities_of(modalities))
         tensors = {m: sm.tensor for m, sm in content.maps.items() if m in use}
-        stacked, presence = stack_maps(tensors, self.config.modalities, content.size, strengths, device=self.device)
-        styles = styles.to(self.device).reshape(-1, self.config.style_dim)
+        return stack_maps(tensors, self.config.modalities, content.size, strengths, device=self.device)
+
+    def _generate(self, stacked: torch.Tensor, presence: torch.Tensor, styles: torch.Tensor) -> list[Image.Image]:
+        """Content encoder + generator: maps (1 or B, C, H, W) and presence under styles (B, S)."""
         with self._autocast():
             pyramid = self.model.encode_content(stacked, presence)
-            pyramid = [c.expand(len(styles), -1, -1, -1) for c in pyramid]
+            pyramid = [c.expand(len(styles), -1, -1, -1) for c in pyramid]  # one content, many styles
             out = self.model.generate(pyramid, styles).float()
         return [tensor_to_pil(o) for o in out]
 

@@ -28,7 +28,8 @@ def client(tmp_path_factory):
 
 def test_named_endpoints_are_public_and_ui_events_are_not(client):
     api = client.view_api(return_format="dict", print_info=False)
-    assert set(api["named_endpoints"]) == {"/translate", "/extract", "/random_styles", "/info"}
+    assert set(api["named_endpoints"]) == {"/translate", "/extract", "/random_styles", "/info", "/contributions",
+                                           "/style_freedom"}
     params = [p["parameter_name"] for p in api["named_endpoints"]["/translate"]["parameters"]]
     assert params == ["content", "style", "modalities", "strengths", "resolution", "style_b", "mix", "domain"]
 

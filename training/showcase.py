@@ -1,5 +1,5 @@
 """The showcase sheet for a checkpoint: rows of content × columns of styles, then one content under
-each modality subset (none, each alone, all but one, all).
+each modality subset (each alone, all but one, all, none: `sensorium.contributions`).
 
     python -m training.showcase --checkpoint assets/checkpoints/sensorium-portraits --out assets/showcase.png
 """
@@ -13,6 +13,7 @@ from PIL import Image
 
 from sensorium.bundled import demo_checkpoint
 from sensorium.contact_sheet import contact_sheet
+from sensorium.contributions import contributions, contributions_sheet
 from sensorium.images import load_image
 from sensorium.pipeline import TranslationPipeline
 
@@ -21,32 +22,16 @@ CONTENTS = ("content_astronaut.jpg", "content_obama_portrait.jpg", "content_bide
 STYLES = ("content_group_four_women.jpg", "content_obama_portrait.jpg", "content_astronaut.jpg", "style_starry_night.jpg")
 
 
-def subsets(usable: list[str]) -> list[tuple[str, list[str]]]:
-    out = [("none (style only)", [])]
-    out += [(f"only {m}", [m]) for m in usable]
-    out += [(f"all but {m}", [x for x in usable if x != m]) for m in usable]
-    out.append(("all", usable))
-    return out
-
-
 def build(pipe: TranslationPipeline, resolution: int, cell: int) -> Image.Image:
     load = lambda name: load_image(EXAMPLES / name).image  # noqa: E731
     contents, styles = [load(c) for c in CONTENTS], [load(s) for s in STYLES]
     grid = [[pipe(c, s, resolution=resolution).image for s in styles] for c in contents]
     top = contact_sheet(contents, styles, grid, cell=cell, corner="content / style")
 
-    content, style = contents[0], styles[0]
-    maps = pipe.sense(content, resolution).maps
-    usable = [m for m in pipe.config.modalities if m in maps]
-    rows = subsets(usable)
-    cols = 4
-    cells = [(pipe(content, style, modalities=mods, resolution=resolution).image, label) for label, mods in rows]
-    cells += [None] * (-len(cells) % cols)
-    table = [cells[i : i + cols] for i in range(0, len(cells), cols)]
-    captioned = [list(row) for row in table]  # (image, caption) cells, None where the row is short
-    previews = [(maps[m].preview, m) for m in usable][:cols]
-    previews += [None] * (cols - len(previews))
-    bottom = contact_sheet([content] * len(table), previews, captioned, cell=cell, corner=style)
+    content = pipe.sense(contents[0], resolution)
+    usable = [m for m in pipe.config.modalities if m in content.maps]
+    grid = contributions(pipe, content, pipe.style(styles[0], resolution), usable)
+    bottom = contributions_sheet(content, grid, cell=cell)
     sheet = Image.new("RGB", (max(top.width, bottom.width), top.height + bottom.height + 12), "white")
     sheet.paste(top, (0, 0))
     sheet.paste(bottom, (0, top.height + 12))

@@ -1,0 +1,110 @@
+"""Layout, events and API endpoints of the exploring panels (demo/explore.py holds their handlers):
+the "Where style is free" heat map beside the result, and the "What each sense adds" tab.
+
+`build_demo` (demo/ui.py) places the panels and calls `wire` and `api_endpoints`; the heat map
+follows the same live triggers as the result, on the cached maps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import gradio as gr
+
+from . import explore
+from .state import DemoState
+
+Selection = Callable[[Sequence], tuple[list[str], dict[str, float]]]  # checkbox + slider values → (use, strengths)
+
+FREEDOM_HELP = ("**Where style is free.** The same content under 8 sampled styles: bright where the style "
+                "decides, dark where the ticked senses pin the image. Untick a sense to see what it held.")  # fmt: skip
+GRID_HELP = ("The current content and style under each ticked sense **alone**, each **left out**, **all** and "
+             "**none**, rendered as one batch: compare a column's two cells to see what that sense adds.")  # fmt: skip
+
+
+def freedom_panel(state: DemoState) -> dict:
+    """The heat map and its legend, for a column beside the result."""
+    out: dict = {}
+    with gr.Column(scale=2, min_width=220, elem_id="freedom-panel"):
+        out["freedom"] = gr.Image(label="Where style is free", type="pil", format="png", height=360, interactive=False,
+                                  elem_id="freedom")  # fmt: skip
+        out["freedom_on"] = gr.Checkbox(value=True, label="Update with the senses",
+                                        info="8 extra images per change", elem_id="freedom-on")  # fmt: skip
+        out["freedom_status"] = gr.Markdown(FREEDOM_HELP, elem_id="freedom-status")
+    return out
+
+
+def contributions_tab(state: DemoState) -> dict:
+    out: dict = {}
+    with gr.Tab("What each sense adds"):
+        gr.Markdown(GRID_HELP)
+        out["grid_run"] = gr.Button("Compare the senses", variant="primary", elem_id="grid-run")
+        out["grid"] = gr.Image(label="What each sense adds", type="pil", format="png", interactive=False,
+                               elem_id="grid")  # fmt: skip
+        out["grid_status"] = gr.Markdown(elem_id="grid-status")
+    return out
+
+
+def wire(state: DemoState, ui: dict, out: dict, selection: Selection) -> None:
+    """Private UI events: the grid on its button, the heat map live with the senses and the content."""
+    from .ui import MODEL, gpu  # at call time: demo.ui imports this module
+
+    common = dict(api_visibility="private", concurrency_id=MODEL, show_progress="minimal")
+    senses = [*ui["checks"], *ui["strengths"]]
+
+    @gpu(images=14)
+    def grid(content, style, resolution, domain, *values):
+        use, strengths = selection(values)
+        g = explore.contributions(state, content, style, use, strengths, resolution, domain)
+        return g.image, g.status
+
+    @gpu(images=explore.DEFAULT_STYLES)
+    def freedom(content, on, resolution, domain, *values):
+        if content is None or not on:  # nothing to show yet, or switched off: leave it as it is
+            return gr.skip(), gr.skip()
+        use, strengths = selection(values)
+        f = explore.style_freedom(state, content, use, strengths, resolution, domain=domain)
+        return f.heat_map, f"{FREEDOM_HELP}\n\n{f.status}"
+
+    out["grid_run"].click(grid, [ui["content"], ui["style"], ui["resolution"], ui["domain"], *senses],
+                          [out["grid"], out["grid_status"]], **common)  # fmt: skip
+    triggers = [ui["content"].change, ui["resolution"].change, ui["domain"].change, out["freedom_on"].change,
+                *(c.change for c in ui["checks"]), *(s.release for s in ui["strengths"])]  # fmt: skip
+    gr.on(triggers, freedom, [ui["content"], out["freedom_on"], ui["resolution"], ui["domain"], *senses],
+          [out["freedom"], out["freedom_status"]], trigger_mode="always_last", **common)  # fmt: skip
+
+
+def api_endpoints(state: DemoState) -> None:
+    """/contributions and /style_freedom for gradio_client, on hidden components."""
+    from .ui import MODEL, gpu, parse_json, upload
+
+    with gr.Group(visible=False):
+        content, style = upload("content image"), upload("style image")
+        modalities = gr.CheckboxGroup(list(state.modalities), value=list(state.available), label="modalities")
+        strengths = gr.JSON({}, label="strengths")
+        resolution = gr.Number(state.default_resolution, precision=0, label="resolution")
+        domain, seed = gr.Number(0, precision=0, label="domain"), gr.Number(0, precision=0, label="seed")
+        n = gr.Number(explore.DEFAULT_STYLES, precision=0, label="n")
+        grid, heat = gr.Image(type="pil", format="png", label="grid"), gr.Image(type="pil", format="png", label="heat map")
+        labels, mean = gr.JSON(label="labels"), gr.Number(label="mean spread")
+        grid_status, heat_status = gr.Textbox(label="status"), gr.Textbox(label="status")
+
+    @gpu(images=14)
+    def contributions(content, style, modalities=None, strengths=None, resolution=None, domain=0):
+        """`content` in the style of `style` under each sense alone, each left out, all and none, as one
+        labelled grid image; also the subset labels and a status line."""
+        g = explore.contributions(state, content, style, modalities, parse_json(strengths), resolution, domain)
+        return g.image, list(g.labels), g.status
+
+    @gpu(images="n")
+    def style_freedom(content, modalities=None, strengths=None, resolution=None, n=explore.DEFAULT_STYLES, seed=0,
+                      domain=0):  # fmt: skip
+        """Where style is free: the per-pixel spread of `content` under `n` (2-16) sampled styles with the
+        given senses, as a heat map over the content (bright = style decides), its mean, and a status line."""
+        f = explore.style_freedom(state, content, modalities, parse_json(strengths), resolution, n, seed, domain)
+        return f.heat_map, f.mean, f.status
+
+    gr.on([], contributions, [content, style, modalities, strengths, resolution, domain], [grid, labels, grid_status],
+          api_name="contributions", concurrency_id=MODEL)  # fmt: skip
+    gr.on([], style_freedom, [content, modalities, strengths, resolution, n, seed, domain], [heat, mean, heat_status],
+          api_name="style_freedom", concurrency_id=MODEL)  # fmt: skip
