@@ -10,6 +10,7 @@ import sys
 
 import torch
 
+from demo.mcp_tools import expose_tools
 from demo.settings import StartupError, load_pipeline, parse_settings
 from demo.ui import build_demo, launch_options, queue_options
 
@@ -24,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Sensorium could not start.\n{err}", file=sys.stderr)
         return 2
     demo = build_demo(pipeline, settings)
-    demo.queue(**queue_options(settings)).launch(**launch_options(settings))
+    demo.queue(**queue_options(settings)).launch(**launch_options(settings), prevent_thread_lock=True)
+    expose_tools(demo)  # with --mcp: only the four MCP tools, see demo/mcp_tools.py
+    demo.block_thread()
     return 0
 
 

@@ -9,6 +9,7 @@ SENSORIUM_CONCURRENCY      requests run at once (default 1: one model, one devic
 SENSORIUM_MAX_FILE_SIZE    upload limit (default 20mb)
 SENSORIUM_TIME_LIMIT       seconds a request may run before it is answered with an error (default 120; 0 = none)
 SENSORIUM_CACHE_TTL        seconds an upload, result or download file is kept on disk (default 3600; 0 = forever)
+SENSORIUM_MCP              1 = also serve translate, extract, random_styles and info as MCP tools (/gradio_api/mcp/)
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Settings:
     threads: int | None = None  # torch intra-op CPU threads; None: torch's default
     time_limit: float = 120.0  # seconds per request, then an error frees its queue slot; 0 = no limit
     cache_ttl: float = 3600.0  # seconds uploads, results and downloads stay on disk; 0 = kept forever
+    mcp: bool = False  # also an MCP server (streamable HTTP at /gradio_api/mcp/)
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -108,12 +110,14 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
                    help="seconds a request may run, 0 = no limit (env SENSORIUM_TIME_LIMIT)")  # fmt: skip
     p.add_argument("--cache-ttl", type=float, default=env.get("SENSORIUM_CACHE_TTL") or str(Settings.cache_ttl),
                    help="seconds files stay in the upload/result caches, 0 = forever (env SENSORIUM_CACHE_TTL)")  # fmt: skip
+    p.add_argument("--mcp", action="store_true", default=truthy(env.get("SENSORIUM_MCP")),
+                   help="serve the API as MCP tools at /gradio_api/mcp/ (env SENSORIUM_MCP=1)")  # fmt: skip
     args = p.parse_args(argv)  # string defaults (from env) go through `type` too: bad values exit cleanly
     try:
         return Settings(checkpoint=args.checkpoint, host=args.host, port=args.port, share=args.share,
                         device=args.device, max_resolution=args.max_resolution, concurrency=args.concurrency,
                         max_file_size=args.max_file_size, threads=args.threads, time_limit=args.time_limit,
-                        cache_ttl=args.cache_ttl)  # fmt: skip
+                        cache_ttl=args.cache_ttl, mcp=args.mcp)  # fmt: skip
     except ValueError as err:
         p.error(str(err))  # exits with the usage line, no traceback
         raise  # unreachable; for type checkers

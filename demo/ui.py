@@ -22,6 +22,7 @@ from sensorium.pipeline import TranslationPipeline
 from . import atomic_cache, explore_ui
 from . import handlers as h
 from .inputs import MAX_STRENGTH, pretty, short, user_error
+from .mcp_tools import fetch_policy, mcp_endpoints
 from .settings import EXAMPLES_DIR, Settings, load_pipeline, max_resolution_for
 from .state import DemoState
 from .sweeper import sweep_interval
@@ -114,6 +115,8 @@ def build_demo(pipeline: TranslationPipeline | None = None, settings: Settings |
                 about_panel(state)
         wire_ui(state, ui, out)
         api_endpoints(state)
+        if settings.mcp:
+            mcp_endpoints(state, fetch_policy(settings), gpu)
     return demo
 
 
@@ -336,4 +339,5 @@ def queue_options(settings: Settings) -> dict:
 def launch_options(settings: Settings) -> dict:
     """Keyword arguments of `Blocks.launch` (theme and CSS live there since gradio 6)."""
     return dict(server_name=settings.host, server_port=settings.port, share=settings.share, theme=THEME, css=CSS,
-                max_file_size=settings.max_file_size, allowed_paths=[str(EXAMPLES_DIR)], show_error=False)  # fmt: skip
+                max_file_size=settings.max_file_size, allowed_paths=[str(EXAMPLES_DIR)], show_error=False,
+                mcp_server=settings.mcp)  # fmt: skip
