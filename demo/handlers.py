@@ -32,6 +32,7 @@ from .inputs import (
     check_resolution,
     check_strengths,
     load_upload,
+    pipeline_checked,
     pretty,
     short,
     user_error,  # fmt: skip
@@ -92,16 +93,21 @@ def time_limited(handler: Callable) -> Callable:
 @time_limited
 def translate(state: DemoState, content, style, modalities: Sequence[str] | None = None,
               strengths: Mapping[str, float] | None = None, resolution: int | None = None,
-              style_b=None, mix: float = 0.0, domain: int = 0) -> Translation:  # fmt: skip
+              style_b=None, mix: float = 0.0, domain: int = 0, maps: Mapping | None = None) -> Translation:  # fmt: skip
     """Content image + style image → translation, with the maps used and a status line.
 
     Every available sense runs once per content image and size (maps are cached), so changing
     `modalities` or `strengths` afterwards only re-runs the content encoder and the generator.
     `style_b` + `mix` in [0, 1] interpolate the style vector towards a second style image.
+    `maps`: modality → your own map (an upload in the map's preview encoding) instead of the sense's;
+    a modality given a map is used.
     """
     c, s = load_upload(state, content, "content"), load_upload(state, style, "style")
     b = load_upload(state, style_b, "second style") if style_b is not None else None
-    use, notes = check_modalities(state, modalities)
+    own = own_maps_of(state, maps)
+    if modalities is not None and not isinstance(modalities, str):
+        modalities = [*modalities, *(m for m in own if m not in modalities)]
+    use, notes = check_modalities(state, modalities, tuple(own))
     strengths = check_strengths(state, strengths)
     res, res_notes = check_resolution(state, resolution)
     domain = check_domain(state, domain)
@@ -109,7 +115,7 @@ def translate(state: DemoState, content, style, modalities: Sequence[str] | None
     notes = [f"Content image: {n}" for n in c.notes] + [f"Style image: {n}" for n in s.notes] + res_notes + notes
 
     t0 = time.perf_counter()
-    content = sense(state, c.image, res)
+    content = sense(state, c.image, res, own)
     t1 = time.perf_counter()
     style_vec = state.pipe.style(s.image, res, domain, blend=(b.image, mix) if b is not None else None)
     t2 = time.perf_counter()
@@ -195,10 +201,22 @@ def info(state: DemoState) -> dict:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def sense(state: DemoState, image: Image.Image, resolution: int) -> Content:
+def sense(state: DemoState, image: Image.Image, resolution: int, maps: Mapping | None = None) -> Content:
     """The content at model size and all its available maps (cached by image content and size),
-    so a later toggle of modalities or strengths never re-extracts."""
-    return state.pipe.sense(image, resolution, state.available)
+    so a later toggle of modalities or strengths never re-extracts; `maps` (own maps) replace theirs."""
+    modalities = [m for m in state.modalities if m in state.available or m in (maps or {})]
+    return pipeline_checked(state.pipe.sense, image, resolution, modalities, maps)
+
+
+def own_maps_of(state: DemoState, maps: Mapping | None) -> dict:
+    """The given own maps (None and empty uploads dropped) for modalities this checkpoint was trained on."""
+    out = {m: v for m, v in (maps or {}).items() if v is not None and not (isinstance(v, str) and not v.strip())}
+    for m in out:
+        if m not in state.modalities:
+            raise user_error(f"Unknown modality {m!r} for a map; this checkpoint has: {', '.join(state.modalities)}.")
+        if m not in state.pipe.trained_modalities:
+            raise user_error(f"This checkpoint was not trained with {m} maps, so your {m} map cannot be used.")
+    return out
 
 
 def render(state: DemoState, content: Content, styles: torch.Tensor, use: Sequence[str],

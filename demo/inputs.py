@@ -47,12 +47,14 @@ def pipeline_checked(check: Callable[..., T], *args) -> T:
         raise user_error(str(err)) from None
 
 
-def check_modalities(state: DemoState, modalities: Sequence[str] | None) -> tuple[list[str], list[str]]:
-    """Requested modalities in checkpoint order, and notes for the ones that cannot run here."""
+def check_modalities(state: DemoState, modalities: Sequence[str] | None,
+                     own: Sequence[str] = ()) -> tuple[list[str], list[str]]:  # fmt: skip
+    """Requested modalities in checkpoint order, and notes for the ones that cannot run here
+    (a modality with an own map in `own` runs without its sense)."""
     if modalities is None:
-        return list(state.available), []
+        return [m for m in state.modalities if m in state.available or m in own], []
     wanted = pipeline_checked(state.pipe.modalities_of, modalities)
-    off = [m for m in wanted if not state.availability[m].ok]
+    off = [m for m in wanted if not state.availability[m].ok and m not in own]
     notes = [f"{m} is not available here, so it was left out ({short(state.availability[m].reason)})." for m in off]
     return [m for m in wanted if m not in off], notes
 

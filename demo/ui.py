@@ -19,7 +19,7 @@ import gradio as gr
 from sensorium.images import ImageError, load_image
 from sensorium.pipeline import TranslationPipeline
 
-from . import atomic_cache, explore_ui
+from . import atomic_cache, explore_ui, own_maps
 from . import handlers as h
 from .inputs import MAX_STRENGTH, pretty, short, user_error
 from .mcp_tools import fetch_policy, mcp_endpoints
@@ -288,12 +288,17 @@ def api_endpoints(state: DemoState) -> None:
         image, status = gr.Image(type="pil", format="png", label="image"), gr.Textbox(label="status")
         maps, samples = gr.Gallery(format="png", label="maps"), gr.Gallery(format="png", label="samples")
         about = gr.JSON(label="info")
+        own = [upload(f"{pretty(m)} map") for m in state.modalities]
 
     @gpu
-    def translate(content, style, modalities=None, strengths=None, resolution=None, style_b=None, mix=0.0, domain=0):
+    @own_maps.with_map_parameters(state.modalities)  # adds map_<modality>=None per modality, by name
+    def translate(content, style, modalities=None, strengths=None, resolution=None, style_b=None, mix=0.0, domain=0,
+                  *maps):  # fmt: skip
         """Translate `content` into the style of `style` (optionally mixed towards `style_b` by `mix`).
-        modalities: list of senses to use; strengths: {modality: 0..1.5}; resolution: long side."""
-        r = h.translate(state, content, style, modalities, parse_json(strengths), resolution, style_b, mix, domain)
+        modalities: list of senses to use; strengths: {modality: 0..1.5}; resolution: long side;
+        map_<modality>: your own map for that sense, drawn like its preview in the maps gallery."""
+        r = h.translate(state, content, style, modalities, parse_json(strengths), resolution, style_b, mix, domain,
+                        own_maps.maps_by_modality(state, maps))  # fmt: skip
         return r.image, r.maps, r.status
 
     @gpu
@@ -311,7 +316,7 @@ def api_endpoints(state: DemoState) -> None:
         return h.info(state)
 
     common = dict(concurrency_id=MODEL)
-    gr.on([], translate, [content, style, modalities, strengths, resolution, style_b, mix, domain],
+    gr.on([], translate, [content, style, modalities, strengths, resolution, style_b, mix, domain, *own],
           [image, maps, status], api_name="translate", **common)  # fmt: skip
     gr.on([], extract, [content, resolution], [maps, status], api_name="extract", **common)
     gr.on([], random_styles, [content, modalities, strengths, resolution, seed, n, domain], samples,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -31,7 +32,8 @@ def test_named_endpoints_are_public_and_ui_events_are_not(client):
     assert set(api["named_endpoints"]) == {"/translate", "/extract", "/random_styles", "/info", "/contributions",
                                            "/style_freedom"}
     params = [p["parameter_name"] for p in api["named_endpoints"]["/translate"]["parameters"]]
-    assert params == ["content", "style", "modalities", "strengths", "resolution", "style_b", "mix", "domain"]
+    assert params == ["content", "style", "modalities", "strengths", "resolution", "style_b", "mix", "domain",
+                      "map_edges", "map_person", "map_face_landmarks", "map_depth"]  # fmt: skip
 
 
 def test_translate(client):
@@ -88,6 +90,46 @@ def test_unreadable_uploads_are_clear(client, tmp_path):
         client.predict(handle_file(CONTENT), handle_file(text_file(tmp_path / "x.png")), api_name="/translate")
     with pytest.raises(AppError, match="damaged or incomplete"):
         client.predict(content=handle_file(corrupt_jpeg(tmp_path / "cut.jpg")), api_name="/extract")
+
+
+# -- own maps ---------------------------------------------------------------------------------------
+def own_map(tmp_path, name: str, array) -> str:
+    path = tmp_path / name
+    Image.fromarray(np.asarray(array, dtype=np.uint8)).save(path)
+    return handle_file(path)
+
+
+def translate_rgb(client, **kwargs) -> tuple[np.ndarray, str]:
+    image, _, status = client.predict(content=handle_file(CONTENT), style=handle_file(STYLE), resolution=RES,
+                                      api_name="/translate", **kwargs)  # fmt: skip
+    with Image.open(image) as im:
+        return np.asarray(im.convert("RGB"), dtype=float), status
+
+
+def test_an_own_map_per_modality_changes_the_output(client, tmp_path):
+    plain, _ = translate_rgb(client)
+    h, w = plain.shape[:2]
+    mask = np.zeros((h, w, 3))
+    mask[:, : w // 2] = 255  # the left half is "person"
+    mine, status = translate_rgb(client, map_person=own_map(tmp_path, "mask.png", mask))
+    assert np.abs(mine - plain).mean() > 1.0 and "person: your map" in status
+    ramp = np.repeat(np.tile(np.linspace(0, 255, w), (h, 1))[..., None], 3, axis=2)
+    _, status = translate_rgb(client, map_depth=own_map(tmp_path, "depth.png", ramp))  # no depth sense here
+    assert "depth: your map" in status and "depth is not available" not in status
+
+
+def test_bad_own_maps_get_notes_or_clear_errors(client, tmp_path):
+    with pytest.raises(AppError, match="person map: That file is not an image"):
+        translate_rgb(client, map_person=handle_file(text_file(tmp_path / "mask.png")))
+    small = np.zeros((20, 60, 3))
+    small[:, :30] = 255
+    _, status = translate_rgb(client, map_person=own_map(tmp_path, "small.png", small))
+    assert "resized from 60×20" in status and "stretched" in status
+    noise = np.random.default_rng(0).integers(0, 256, (RES, RES, 3))
+    _, status = translate_rgb(client, map_face_landmarks=own_map(tmp_path, "noise.png", noise))
+    assert "were snapped to the nearest" in status
+    _, status = translate_rgb(client, map_person=own_map(tmp_path, "empty.png", np.zeros((RES, RES, 3))))
+    assert "person map is empty, so the person slot is absent" in status
 
 
 # -- start-up -------------------------------------------------------------------------------------
