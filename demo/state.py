@@ -14,6 +14,7 @@ from sensorium.senses import Availability
 
 from .sweeper import FolderSweeper
 
+UPLOAD_CACHE_BYTES = 128 << 20
 RESOLUTION_STEPS = (128, 192, 256, 320, 384, 448, 512, 640, 768, 1024)
 
 
@@ -26,7 +27,8 @@ class DemoState:
     checkpoint: str  # shown in the status line
     availability: dict[str, Availability]  # modality -> can its sense run here (and why not)
     out_dir: Path  # PNG downloads are written here (swept: files older than the cache TTL go)
-    images: LRU[LoadedImage] = field(default_factory=lambda: LRU(16))  # decoded uploads by path
+    # Decoded uploads by path: at most 16, and at most 128 MB (an upload is decoded to ≤ 2048², 12.6 MB).
+    images: LRU[LoadedImage] = field(default_factory=lambda: LRU(16, max_bytes=UPLOAD_CACHE_BYTES))
     time_limit: float = 0.0  # seconds a handler may run before the request gets an error; 0 = none
     # Model calls in flight, overrun ones included (a thread cannot be stopped): bounds the pile-up.
     workers: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(3))

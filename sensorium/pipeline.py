@@ -36,6 +36,7 @@ from .own_maps import OwnMap, OwnMapError, read_own_maps, with_own_maps
 from .precision import autocast, use_bf16
 from .senses import Extraction, SenseSet, image_hash
 
+STYLE_CACHE_BYTES = 16 << 20  # style vectors are ~1 KB each: the entry count binds first; this is the backstop
 
 class UsageError(ValueError):
     """A request this checkpoint cannot serve; the message says what is allowed. The app shows it
@@ -90,7 +91,7 @@ class TranslationPipeline:
         self.bf16 = use_bf16(precision, self.device)
         if self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
-        self._styles: LRU[torch.Tensor] = LRU(style_cache)
+        self._styles: LRU[torch.Tensor] = LRU(style_cache, max_bytes=STYLE_CACHE_BYTES)
         self.name = name  # the checkpoint it came from, for status lines
 
     @classmethod
