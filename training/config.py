@@ -38,6 +38,9 @@ class TrainConfig:
     d_augment_p: float = 1.0  # probability of each augmentation op per sample
     style_view: bool = False  # the style encoder reads its own flip/crop of the image, not the target view
     lambda_style: float = 0.0  # style reconstruction |E_s(G(c, s)) - s|_1 on random pairs (StarGAN v2)
+    lambda_sense_person: float = 0.0  # sense consistency: selfie net on G's output vs the content's person map
+    lambda_sense_landmarks: float = 0.0  # sense consistency: face-mesh net on G's face crop vs the real image's mesh
+    sense_samples: int = 0  # samples per group (reconstructions, random pairs) the sense terms see; 0 = all
     zoom_p: float = 1.0  # share of samples that get the random zoom-crop (the rest are only flipped)
     crisp_lines: bool = False  # resample line maps (pose, landmarks, edges) with nearest, not bilinear
     r1_gamma: float = 0.0  # R1 penalty weight on real images (0 = off)
@@ -77,6 +80,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if not 0 <= self.beta1 < 1 or not 0 <= self.beta2 < 1:
             raise ConfigError(f"beta1 and beta2 must be in [0, 1), got {self.beta1}, {self.beta2}")
+        if self.sense_samples < 0:
+            raise ConfigError(f"sense_samples must be >= 0, got {self.sense_samples}")
         if self.half_res_steps < 0:
             raise ConfigError(f"half_res_steps must be >= 0, got {self.half_res_steps}")
         from .disc_augment import parse_policy
@@ -88,7 +93,8 @@ class TrainConfig:
         if not 0 <= self.ema_decay < 1:
             raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         for name in ("lr_g", "lr_d", "lambda_vgg", "lambda_fm", "lambda_gan", "lambda_l1", "lambda_style",
-                     "lambda_lecam", "r1_gamma", "grad_clip"):  # fmt: skip
+                     "lambda_lecam", "r1_gamma", "grad_clip",
+                     "lambda_sense_person", "lambda_sense_landmarks"):  # fmt: skip
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name, allowed in (("perceptual", ("auto", "imagenet", "random", "random-legacy", "none")),

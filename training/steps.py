@@ -15,6 +15,7 @@ from sensorium.losses import LeCam, VGGPerceptualLoss, d_hinge, feature_matching
 
 from . import disc_augment
 from .config import TrainConfig
+from .sense_consistency import SenseConsistency
 
 
 @dataclass
@@ -133,11 +134,12 @@ def d_step(d: nn.Module, batch: Batch, rec: torch.Tensor, paired: torch.Tensor, 
 
 def g_step(d_frozen: nn.Module, vgg: VGGPerceptualLoss | None, batch: Batch, rec: torch.Tensor, paired: torch.Tensor,
            cond: torch.Tensor | None, cfg: TrainConfig, autocast, encode_style=None,
-           paired_style: torch.Tensor | None = None) -> tuple[torch.Tensor, dict, torch.Tensor]:  # fmt: skip
+           paired_style: torch.Tensor | None = None,
+           senses: SenseConsistency | None = None) -> tuple[torch.Tensor, dict, torch.Tensor]:  # fmt: skip
     """Generator + encoders: reconstruct each image from its own maps and style (VGG + feature
     matching + GAN), and fool D with random (content, style) pairs (GAN only: no target image
     exists; with `lambda_style`, the style encoder must read the borrowed style back off the
-    output). `rec`, `paired` are the same outputs D just saw, still attached to G's graph: one
+    output; with `senses`, the sense networks must see the content in both). `rec`, `paired` are the same outputs D just saw, still attached to G's graph: one
     generator forward serves both updates (G is unchanged between them, so a second pass would
     recompute the very same images)."""
     b = batch.image.shape[0]
@@ -162,6 +164,12 @@ def g_step(d_frozen: nn.Module, vgg: VGGPerceptualLoss | None, batch: Batch, rec
         style_rec = F.l1_loss(read_back.float(), paired_style.detach().float())
         loss = loss + cfg.lambda_style * style_rec
         stats["g_style"] = style_rec.detach()
+    if senses is not None:
+        k = cfg.sense_samples or b
+        (person, marks), sense_stats = senses(torch.cat([rec[:k], paired[:k]]), batch.image[:k], batch.maps[:k],
+                                              batch.presence[:k])  # fmt: skip
+        loss = loss + cfg.lambda_sense_person * person + cfg.lambda_sense_landmarks * marks
+        stats.update(sense_stats)
     l1 = F.l1_loss(rec.float(), batch.image.float())
     stats["rec_l1"] = l1.detach()
     if cfg.lambda_l1 > 0:

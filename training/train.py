@@ -32,6 +32,7 @@ from .config import TrainConfig, config_from_args
 from .logger import RunLogger
 from .prefetch import BatchPrefetcher
 from .sampler import batch_indices, step_generator
+from .sense_consistency import SenseConsistency
 from .steps import (
     Batch,
     d_step,
@@ -58,6 +59,17 @@ def build_perceptual(cfg: TrainConfig, device: torch.device) -> VGGPerceptualLos
     except FileNotFoundError as exc:
         print(f"perceptual loss: FALLBACK to a fixed random VGG19. {exc}", flush=True)
         return VGGPerceptualLoss("random").to(device)
+
+
+def build_senses(cfg: TrainConfig, device: torch.device) -> SenseConsistency | None:
+    """The frozen sense networks of the consistency terms, when either weight is on."""
+    person, landmarks = cfg.lambda_sense_person > 0, cfg.lambda_sense_landmarks > 0
+    if not (person or landmarks):
+        return None
+    senses = SenseConsistency(cfg.model.modalities, person, landmarks).to(device)
+    print(f"sense consistency: person {cfg.lambda_sense_person}, landmarks {cfg.lambda_sense_landmarks} "
+          f"(mediapipe networks run in torch)", flush=True)  # fmt: skip
+    return senses
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -96,6 +108,7 @@ def main(argv: list[str] | None = None) -> Path:
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     vgg = build_perceptual(cfg, device)
     lecam = LeCam().to(device) if cfg.lambda_lecam > 0 else None
+    senses = build_senses(cfg, device)
 
     # -- warm start from an export, then resume (a resumed state overrides the warm start) --------
     start, started_from, seconds_before = 0, None, 0.0
@@ -182,7 +195,8 @@ def main(argv: list[str] | None = None) -> Path:
 
         # Generator + encoders, judged by the (frozen, un-wrapped) discriminator.
         disc.requires_grad_(False)
-        g_loss, g_stats, _ = g_step(d_judge, vgg, batch, rec, paired, cond, cfg, autocast, model.encode_style, paired_style)
+        g_loss, g_stats, _ = g_step(d_judge, vgg, batch, rec, paired, cond, cfg, autocast, model.encode_style,
+                                    paired_style, senses)  # fmt: skip
         ok_g = distributed.all_true(bool(torch.isfinite(g_loss)), info)
         g_norm = optimizer_step(opt_g, g_loss, model.parameters(), cfg.grad_clip, ok_g)
         if not (ok and ok_g):

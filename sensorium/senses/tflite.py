@@ -107,6 +107,8 @@ class TFLiteModule(nn.Module):
             y = torch.nn.functional.linear(x.reshape(-1, w.shape[1]), w, b)
             if o["keep_dims"]:
                 y = y.reshape(*x.shape[:-1], w.shape[0])
+        elif kind == "AVERAGE_POOL_2D" and self._is_global(op):
+            y = x.mean(dim=(2, 3), keepdim=True)  # a whole-map pool stays whole-map at any input size
         elif kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
             y = ops.pool2d(x, "max" if kind == "MAX_POOL_2D" else "avg", o["padding"], o["kernel"], o["stride"])
         elif kind in ("ADD", "MUL", "SUB"):
@@ -114,7 +116,7 @@ class TFLiteModule(nn.Module):
             y = x + other if kind == "ADD" else x * other if kind == "MUL" else x - other
         elif kind == "PRELU":
             alpha = self._arg(env, k, op, 1, out_rank)
-            return torch.where(x >= 0, x, x * alpha)
+            return ops.prelu(x, alpha)
         elif kind in ("RELU", "RELU6", "TANH"):
             return ops.activate(x, kind.lower())
         elif kind == "LOGISTIC":
@@ -124,7 +126,7 @@ class TFLiteModule(nn.Module):
         elif kind == "PAD":
             return self._pad(x, const[1], self.ranks[op.inputs[0]])
         elif kind == "RESIZE_BILINEAR":
-            size = tuple(int(v) for v in const[1])
+            size = self._scaled(op, x, const[1])
             return ops.resize_bilinear(x, size, o["align_corners"], o["half_pixel_centers"])
         elif kind == "RESHAPE":
             return self._reshape(x, op)
@@ -139,6 +141,16 @@ class TFLiteModule(nn.Module):
         else:  # unreachable: the constructor refused unknown ops
             raise UnsupportedOpError(f"{Path(self.path).name}: unsupported TFLite op {kind}")
         return ops.activate(y, o.get("activation", "none"))
+
+    def _is_global(self, op: OpInfo) -> bool:
+        shape = self.graph.tensors[op.inputs[0]].shape
+        return op.options["padding"] == "valid" and tuple(op.options["kernel"]) == tuple(shape[1:3])
+
+    def _scaled(self, op: OpInfo, x: torch.Tensor, size: np.ndarray) -> tuple[int, int]:
+        """RESIZE_BILINEAR's fixed target scaled with the input, so a fully convolutional graph runs
+        at other resolutions than the one it was stored at (identical at the stored one)."""
+        stored = self.graph.tensors[op.inputs[0]].shape[1:3]
+        return tuple(int(round(int(t) * x.shape[2 + a] / stored[a])) for a, t in enumerate(size))  # type: ignore[return-value]
 
     @staticmethod
     def _pad(x: torch.Tensor, pads: np.ndarray, rank: int) -> torch.Tensor:

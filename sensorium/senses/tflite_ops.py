@@ -51,8 +51,14 @@ def pad_for(x: torch.Tensor, padding: str, kernel: tuple[int, int], stride: tupl
 
 def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, padding: str,
            stride: tuple[int, int], dilation: tuple[int, int], groups: int = 1) -> torch.Tensor:  # fmt: skip
-    """weight (O, I/groups, KH, KW), already in torch layout."""
+    """weight (O, I/groups, KH, KW), already in torch layout. Symmetric SAME padding goes to the
+    convolution itself (no padded copy); only the asymmetric case pads first."""
     kernel = (weight.shape[2], weight.shape[3])
+    if padding == "same":
+        top, bottom = same_padding(x.shape[2], kernel[0], stride[0], dilation[0])
+        left, right = same_padding(x.shape[3], kernel[1], stride[1], dilation[1])
+        if top == bottom and left == right:
+            return F.conv2d(x, weight, bias, stride=stride, padding=(top, left), dilation=dilation, groups=groups)
     x = pad_for(x, padding, kernel, stride, dilation)
     return F.conv2d(x, weight, bias, stride=stride, dilation=dilation, groups=groups)
 
@@ -122,4 +128,12 @@ def depth_to_space(x: torch.Tensor, block: int) -> torch.Tensor:
 
 
 def hard_swish(x: torch.Tensor) -> torch.Tensor:
-    return x * (x + 3.0).clamp(0.0, 6.0) / 6.0
+    """x * relu6(x + 3) / 6, TFLite's HARD_SWISH, which is torch's hardswish exactly."""
+    return F.hardswish(x)
+
+
+def prelu(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """PRELU with alpha broadcast against x; per-channel alphas take torch's fused kernel."""
+    if x.dim() == 4 and alpha.dim() == 4 and alpha.shape[0] == alpha.shape[2] == alpha.shape[3] == 1:
+        return F.prelu(x, alpha.reshape(-1).expand(x.shape[1]) if alpha.shape[1] == 1 else alpha.reshape(-1))
+    return torch.where(x >= 0, x, x * alpha)

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Sense consistency and trained-feature perceptual terms, side by side with the recipe ablation's
+# "kept" row (training/configs/demo.yaml's recipe): the same seed, photos, steps, batch, model size
+# and held-out crops; rows differ only in the flags below. The baseline is the recipe ablation's own
+# kept row (flags off, the training code path is unchanged), re-run here only if it is missing.
+# Content consistency in the table is measured by the mediapipe senses (training.evaluate), not by
+# the torch ports the losses use. Resumable; one row at a time, one thread.
+#   bash training/experiments/consistency_ablation.sh [STEPS] [OUT]
+set -euo pipefail
+STEPS=${1:-600}
+OUT=${2:-runs/consistency_ablation_64}
+BASE=runs/recipe_ablation_64
+DATA=data/prepared/portraits_64
+export OMP_NUM_THREADS=1 SENSORIUM_OFFLINE=1 HF_HUB_OFFLINE=1
+SMALL="--model.channels 8 --model.max_channels 64 --model.num_scales 4 --model.style_dim 32 --model.style_channels 8
+  --model.fusion_style_dim 8 --model.fusion_hidden 8 --model.disc_channels 16 --model.disc_layers 3"
+COMMON="--steps $STEPS --batch_size 8 --seed 0 --lr_g 2e-4 --lr_d 4e-4 --lambda_l1 1 --ema_decay 0.99
+  --log_every 50 --sample_every $STEPS --ckpt_every 100 --keep_last 10 --num_workers 1 $SMALL"
+KEPT="--d_augment translation,cutout,color --zoom_p 0.5 --crisp_lines true"
+SENSE="--lambda_sense_person 1 --lambda_sense_landmarks 10 --sense_samples 4"
+
+row() {  # NAME FLAGS...
+  local name=$1; shift
+  [ -f "$OUT/$name/export/model.safetensors" ] && return 0
+  local resume=""; [ -d "$OUT/$name/checkpoints" ] && resume="--resume latest"
+  mkdir -p "$OUT/$name"
+  python -m training.train --data "$DATA" --out "$OUT/$name" $COMMON "$@" $resume >> "$OUT/$name/train.txt" 2>&1
+}
+evaluate() {  # NAME EXPORT
+  [ -f "$OUT/table/$1.json" ] && return 0
+  python -m training.evaluate "$2" --data "${DATA}_val" --train-data "$DATA" --out "$OUT/eval/$1" --pairs 144 \
+    > "$OUT/eval/$1.log" 2>&1
+  cp "$OUT/eval/$1/metrics.json" "$OUT/table/$1.json"
+}
+mkdir -p "$OUT/table" "$OUT/eval"
+if [ -f "$BASE/table/kept.json" ]; then
+  cp "$BASE/table/kept.json" "$OUT/table/kept.json"
+  mkdir -p "$OUT/eval/kept" && cp "$BASE/eval/kept/grid.png" "$OUT/eval/kept/grid.png" 2>/dev/null || true
+else
+  row kept --perceptual random $KEPT
+  evaluate kept "$OUT/kept/export"
+fi
+ROWS="kept"
+for spec in "kept_sense:--perceptual random $KEPT $SENSE" "kept_mediapipe_features:--perceptual mediapipe $KEPT"; do
+  name=${spec%%:*}
+  flags=${spec#*:}
+  if [ "${ONLY:-}" ] && [ "$ONLY" != "$name" ]; then continue; fi
+  row "$name" $flags
+  evaluate "$name" "$OUT/$name/export"
+  ROWS="$ROWS $name"
+done
+python -m training.experiments.recipe_table "$OUT" $ROWS > "$OUT/table/table.md"
+cat "$OUT/table/table.md"
