@@ -34,6 +34,7 @@ from .lru import LRU
 from .model import Sensorium
 from .own_maps import OwnMap, OwnMapError, read_own_maps, with_own_maps
 from .precision import autocast, use_bf16
+from .runtime import ContentCache, load_runtime
 from .senses import Extraction, SenseSet, image_hash
 
 STYLE_CACHE_BYTES = 16 << 20  # style vectors are ~1 KB each: the entry count binds first; this is the backstop
@@ -79,10 +80,13 @@ def trained_senses(model: Sensorium) -> dict[str, str]:
 
 class TranslationPipeline:
     """Senses + Sensorium model. `precision="auto"`: bf16 autocast on CUDA, fp32 on CPU (bf16 is
-    much slower than fp32 on common CPUs)."""
+    much slower than fp32 on common CPUs). `runtime`: "auto" (default, or $SENSORIUM_RUNTIME), "eager"
+    or a backend of sensorium/runtime; one that fails its parity check falls back to eager and
+    `runtime_note` says why."""
 
     def __init__(self, model: Sensorium, senses: SenseSet | None = None, device: str | torch.device | None = None,
-                 precision: str = "auto", style_cache: int = 128, name: str = "model"):  # fmt: skip
+                 precision: str = "auto", style_cache: int = 128, name: str = "model",
+                 runtime: str | None = None):  # fmt: skip
         self.device = pick_device(device)
         self.model = model.to(self.device).eval().requires_grad_(False)
         self.config = model.config
@@ -92,6 +96,8 @@ class TranslationPipeline:
         if self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
         self._styles: LRU[torch.Tensor] = LRU(style_cache, max_bytes=STYLE_CACHE_BYTES)
+        self.runtime, self.runtime_note = load_runtime(self.model, runtime)
+        self._contents = ContentCache()
         self.name = name  # the checkpoint it came from, for status lines
 
     @classmethod
@@ -245,8 +251,14 @@ class TranslationPipeline:
     def render(self, content: Content, styles: torch.Tensor, modalities: Sequence[str] | None = None,
                strengths: Mapping[str, float] | None = None) -> list[Image.Image]:  # fmt: skip
         """Content encoder + generator on sensed content, one image per style vector (a batch)."""
-        stacked, presence = self._stack(content, modalities, self.strengths_of(strengths))
-        return self._generate(stacked, presence, styles.to(self.device).reshape(-1, self.config.style_dim))
+        strengths = self.strengths_of(strengths)
+        styles = styles.to(self.device).reshape(-1, self.config.style_dim)
+        maps = {m: sm.tensor for m, sm in content.maps.items() if m in set(self.modalities_of(modalities))}
+        with self._autocast():  # the content's state is kept for style-only changes (runtime/content_cache.py)
+            state = self._contents.get_or_compute(self.runtime.name, maps, strengths, content.size,
+                                                  lambda: self.runtime.encode(*self._stack(content, modalities, strengths)))  # fmt: skip
+            out = self.runtime.generate(state, styles).float()
+        return [tensor_to_pil(o) for o in out]
 
     @torch.inference_mode()
     def render_subsets(self, content: Content, style: torch.Tensor, subsets: Sequence[Sequence[str]],
@@ -271,9 +283,7 @@ class TranslationPipeline:
     def _generate(self, stacked: torch.Tensor, presence: torch.Tensor, styles: torch.Tensor) -> list[Image.Image]:
         """Content encoder + generator: maps (1 or B, C, H, W) and presence under styles (B, S)."""
         with self._autocast():
-            pyramid = self.model.encode_content(stacked, presence)
-            pyramid = [c.expand(len(styles), -1, -1, -1) for c in pyramid]  # one content, many styles
-            out = self.model.generate(pyramid, styles).float()
+            out = self.runtime.generate(self.runtime.encode(stacked, presence), styles).float()
         return [tensor_to_pil(o) for o in out]
 
     def random_styles(self, content: Image.Image | Content, n: int = 4, seed: int = 0, resolution: int = 256,

@@ -8,12 +8,16 @@ cannot change a single output pixel unnoticed.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+from sensorium.runtime import RUNTIME_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "data" / "golden_outputs.npz"
@@ -31,6 +35,20 @@ def _clip(path: Path) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def eager_runtime():
+    """$SENSORIUM_RUNTIME=eager for the block, restored after (every frontend reads it at load)."""
+    before = os.environ.get(RUNTIME_ENV)
+    os.environ[RUNTIME_ENV] = "eager"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[RUNTIME_ENV]
+        else:
+            os.environ[RUNTIME_ENV] = before
+
+
 def outputs() -> dict[str, np.ndarray]:
     """name → uint8 array of every frontend's output on the fixed inputs."""
     from demo import handlers as h
@@ -40,7 +58,8 @@ def outputs() -> dict[str, np.ndarray]:
 
     torch.set_num_threads(1)
     out: dict[str, np.ndarray] = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    # Eager is the recorded reference (fast runtimes have their own parity tests, tests/test_runtime.py).
+    with tempfile.TemporaryDirectory() as tmp, eager_runtime():
         tmp = Path(tmp)
         pipe = tiny_pipeline(tmp / "ckpt")
         content, style, style_b = (Image.open(p).convert("RGB") for p in (CONTENT, STYLE, STYLE_B))

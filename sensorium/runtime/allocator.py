@@ -1,0 +1,38 @@
+"""Keep freed memory in the process for the next tensor (glibc malloc settings).
+
+By default glibc serves every allocation above 128 KiB with a fresh mmap and returns it on free,
+so each activation of a forward pass (a few MiB at 256²) is page-faulted in anew. On the 2-core
+AMD EPYC CPU (a VM) that cost more than the arithmetic: eager fp32 took 660–770 ms per toggle with
+the default settings and 250 ms with these, in the same process (benchmarks/bench_runtime.py).
+The pixels do not change. Other C libraries (musl) have no such knob: then this does nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, from glibc's malloc.h
+KEEP_MMAP_THRESHOLD = 32 << 20  # glibc's largest: tensors below 32 MiB come from the heap
+KEEP_TRIM_THRESHOLD = 512 << 20  # keep up to 512 MiB of freed heap for reuse
+GLIBC_DEFAULT = 128 << 10  # both thresholds' glibc defaults
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "mallopt") else None
+    except OSError:
+        return None
+
+
+def keep_freed_memory(keep: bool = True) -> bool:
+    """Switch the process to reusing freed memory (`keep`) or back to glibc's defaults (benchmarks
+    compare both in one run). True when the allocator took the setting."""
+    libc = _libc()
+    if libc is None:
+        return False
+    mmap, trim = (KEEP_MMAP_THRESHOLD, KEEP_TRIM_THRESHOLD) if keep else (GLIBC_DEFAULT, GLIBC_DEFAULT)
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, mmap)) and bool(libc.mallopt(M_TRIM_THRESHOLD, trim))

@@ -1,0 +1,86 @@
+"""Choosing a runtime at load: the named one, or for "auto" the fastest installed one, each kept
+only after it agreed with eager on a fixed input; otherwise eager, with a note saying why."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import torch
+
+from ..model import Sensorium
+from .allocator import keep_freed_memory
+from .backends import EagerRuntime, FusedRuntime, Runtime
+
+RUNTIME_ENV = "SENSORIUM_RUNTIME"
+PARITY_ATOL = 1e-4  # fp32 runtimes: max abs difference from eager on images in [-1, 1]
+
+# name → builder; "auto" tries AUTO_ORDER (fastest first, measured by benchmarks/bench_runtime.py).
+BUILDERS: dict[str, Callable[[Sensorium], Runtime]] = {
+    "eager": EagerRuntime,
+    "fused": lambda model: FusedRuntime(model, channels_last=False),
+    "fused-cl": lambda model: FusedRuntime(model, channels_last=True),
+}
+AUTO_ORDER = ("fused-cl", "fused")
+RUNTIMES = ("auto", *BUILDERS)
+
+
+class RuntimeChoiceError(ValueError):
+    """An unknown runtime name; the message lists the known ones."""
+
+
+def runtime_name(name: str | None) -> str:
+    """The requested runtime: `name`, else $SENSORIUM_RUNTIME, else "auto"; unknown names raise."""
+    chosen = (name or os.environ.get(RUNTIME_ENV) or "auto").strip().lower()
+    if chosen not in RUNTIMES:
+        raise RuntimeChoiceError(f"unknown runtime {chosen!r}; choose one of {', '.join(RUNTIMES)}")
+    return chosen
+
+
+def parity_inputs(model: Sensorium, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A fixed, seeded request at a small non-square size: maps in [0, 1], one modality absent
+    (presence 0 exercises the folded masking) and two styles from the checkpoint's statistics."""
+    cfg = model.config
+    g = torch.Generator().manual_seed(0)
+    h, w = 2 * cfg.stride, 3 * cfg.stride
+    maps = torch.rand(1, cfg.map_channels, h, w, generator=g)
+    presence = torch.ones(1, len(cfg.modalities))
+    presence[0, 0] = 0
+    styles = model.sample_styles(2, generator=g)
+    return maps.to(device), presence.to(device), styles.to(device)
+
+
+def parity_gap(runtime: Runtime, model: Sensorium) -> float:
+    """Max abs difference of `runtime`'s images from eager's on `parity_inputs` (inf if not finite)."""
+    device = next(model.parameters()).device
+    maps, presence, styles = parity_inputs(model, device)
+    eager = EagerRuntime(model)
+    with torch.inference_mode():
+        want = eager.generate(eager.encode(maps, presence), styles)
+        got = runtime.generate(runtime.encode(maps, presence), styles)
+    gap = (got.float() - want.float()).abs().max().item()
+    return gap if torch.isfinite(got).all() else float("inf")
+
+
+def load_runtime(model: Sensorium, name: str | None = None, atol: float = PARITY_ATOL) -> tuple[Runtime, str]:
+    """(runtime, note): the runtime `name` asks for (see `runtime_name`) once it passed the parity
+    check, else eager with a note; "auto" means the fastest of AUTO_ORDER that passes, on the CPU
+    (elsewhere eager, whose autocast the fused runtimes do not reproduce)."""
+    chosen = runtime_name(name)
+    device = next(model.parameters()).device
+    if chosen == "eager" or (chosen == "auto" and device.type != "cpu"):
+        return EagerRuntime(model), ""
+    notes = []
+    for candidate in AUTO_ORDER if chosen == "auto" else (chosen,):
+        try:
+            runtime = BUILDERS[candidate](model)
+            gap = parity_gap(runtime, model)
+        except Exception as exc:  # a backend that cannot build or run here is skipped, and said
+            notes.append(f"{candidate} could not run ({type(exc).__name__}: {exc})")
+            continue
+        if gap <= atol:
+            if device.type == "cpu":
+                keep_freed_memory()
+            return runtime, ""
+        notes.append(f"{candidate} disagreed with eager (max difference {gap:.2g} > {atol:g})")
+    return EagerRuntime(model), f"Runtime: eager, because {'; '.join(notes)}."

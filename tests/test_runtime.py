@@ -1,0 +1,136 @@
+"""Inference runtimes: every fast runtime gives eager's images (fp32 within 1e-4) on the bundled
+checkpoint and on tiny models of every architecture switch; a runtime that cannot run or that
+disagrees falls back to eager with a note; style-only changes reuse the content's state."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sensorium.bundled import demo_checkpoint
+from sensorium.config import tiny_config
+from sensorium.model import Sensorium
+from sensorium.pipeline import TranslationPipeline
+from sensorium.runtime import RUNTIME_ENV, RuntimeChoiceError, load_runtime, runtime_name
+from sensorium.runtime.allocator import keep_freed_memory
+from sensorium.runtime.select import BUILDERS, PARITY_ATOL, parity_gap
+from sensorium.senses import SenseSet
+from tests.app_fixtures import CONTENT, STYLE, STYLE_B
+
+FAST = [name for name in BUILDERS if name != "eager"]
+
+
+def jittered(config) -> Sensorium:
+    """A random model whose zero-initialised style and fusion convs are non-zero, so every path counts."""
+    torch.manual_seed(0)
+    model = Sensorium(config).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return model
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Sensorium:
+    return Sensorium.from_pretrained(demo_checkpoint())
+
+
+def images(runtime, maps, presence, styles) -> torch.Tensor:
+    with torch.inference_mode():
+        return runtime.generate(runtime.encode(maps, presence), styles)
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_fast_runtimes_match_eager_on_the_bundled_checkpoint(bundled, name):
+    torch.manual_seed(1)
+    cfg = bundled.config
+    maps = torch.rand(1, cfg.map_channels, 64, 128)
+    presence = torch.tensor([[0, 0, 1, 1, 1, 0, 1, 1.0]])  # partly absent: the stem's folded masking
+    styles = bundled.sample_styles(3, generator=torch.Generator().manual_seed(2))
+    eager, fast = BUILDERS["eager"](bundled), BUILDERS[name](bundled)
+    want = images(eager, maps, presence, styles)
+    got = images(fast, maps, presence, styles)  # three styles: the batched (unfolded) modulation
+    one = images(fast, maps, presence, styles[1:2])  # one style: modulation folded into the weights
+    assert (got - want).abs().max() <= PARITY_ATOL
+    assert (one - want[1:2]).abs().max() <= PARITY_ATOL
+
+
+@pytest.mark.parametrize("name", FAST)
+@pytest.mark.parametrize("switch", [{}, {"use_fusion": False}, {"use_skips": False}, {"modulation": "adain"},
+                                    {"modulation": "none"}, {"num_scales": 2, "max_channels": 8}])  # fmt: skip
+def test_fast_runtimes_match_eager_on_every_architecture_switch(name, switch):
+    model = jittered(tiny_config(**switch))
+    assert parity_gap(BUILDERS[name](model), model) <= PARITY_ATOL
+
+
+def test_auto_picks_a_fast_runtime_and_style_changes_reuse_the_content(bundled):
+    senses = SenseSet(bundled.config.modalities, preferred=dict(bundled.info.senses))
+    fast = TranslationPipeline(bundled, senses=senses, device="cpu", runtime="auto")
+    eager = TranslationPipeline(bundled, senses=senses, device="cpu", runtime="eager")
+    assert fast.runtime.name in FAST and fast.runtime_note == ""
+    content, style, other = (Image.open(p).convert("RGB") for p in (CONTENT, STYLE, STYLE_B))
+    sensed = fast.sense(content, 64)
+    for s in (style, other):  # the second style reuses the first's content state
+        vec = fast.style(s, 64)
+        (a,), (b,) = fast.render(sensed, vec, ["edges", "pose"]), eager.render(sensed, vec, ["edges", "pose"])
+        assert np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int)).max() <= 1  # uint8 rounding only
+    assert fast._contents.hits == 1
+    fast.render(sensed, vec, ["edges"])  # another subset is another content
+    assert fast._contents.hits == 1
+
+
+def test_a_runtime_that_cannot_run_falls_back_to_eager_with_a_note():
+    model = jittered(tiny_config())
+    model.content_encoder.down[0].downsample = False  # a variant the fused rewrite does not cover
+    runtime, note = load_runtime(model, "auto")
+    assert runtime.name == "eager"
+    assert "fused-cl could not run" in note and "fused could not run" in note and "downsample" in note
+
+
+def test_a_runtime_that_disagrees_falls_back_to_eager_with_a_note():
+    model = jittered(tiny_config())
+    runtime, note = load_runtime(model, "fused", atol=0.0)  # fp32 reordering differs in the last bits
+    assert runtime.name == "eager" and "fused disagreed with eager" in note
+    runtime, note = load_runtime(model, "fused")
+    assert runtime.name == "fused" and note == ""
+
+
+def test_runtime_names_and_the_environment(monkeypatch):
+    monkeypatch.setenv(RUNTIME_ENV, "Eager")
+    assert runtime_name(None) == "eager" and runtime_name("fused") == "fused"
+    monkeypatch.delenv(RUNTIME_ENV)
+    assert runtime_name(None) == "auto"
+    with pytest.raises(RuntimeChoiceError, match="fused-cl"):
+        runtime_name("onnx-magic")
+    model = jittered(tiny_config())
+    monkeypatch.setenv(RUNTIME_ENV, "eager")
+    assert TranslationPipeline(model, device="cpu").runtime.name == "eager"
+
+
+def test_the_allocator_setting_is_taken_and_changes_no_pixel(bundled):
+    torch.manual_seed(3)
+    maps, presence = torch.rand(1, bundled.config.map_channels, 64, 64), torch.ones(1, 8)
+    style = bundled.sample_styles(1)
+    fast = BUILDERS["fused"](bundled)
+    assert keep_freed_memory(False)
+    before = images(fast, maps, presence, style)
+    assert keep_freed_memory(True)
+    assert torch.equal(images(fast, maps, presence, style), before)
+
+
+def test_runtimes_and_mediapipe_senses_share_one_process_and_pip_check_is_clean():
+    """The dependency set: the runtimes import beside mediapipe (whose protobuf the onnx package
+    would break), a mediapipe sense runs in the same process, and pip finds no conflict."""
+    code = ("import sensorium.runtime, mediapipe, google.protobuf as pb; from sensorium.senses import SenseSet; "
+            "from tests.senses_fixtures import astronaut; "
+            "out = SenseSet(['pose']).extract(astronaut(), 64); assert out['pose'].found; print(pb.__version__)")  # fmt: skip
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    check = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stdout[-2000:]
+
