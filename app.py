@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     if settings.threads:
         torch.set_num_threads(settings.threads)
     try:
-        pipeline = load_pipeline(settings.checkpoint, settings.device)
+        pipeline = load_pipeline(settings.checkpoint, settings.device, settings.runtime)
     except StartupError as err:
         print(f"Sensorium could not start.\n{err}", file=sys.stderr)
         return 2

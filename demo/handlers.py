@@ -185,6 +185,7 @@ def info(state: DemoState) -> dict:
     return {
         "device": device_label(state.pipe.device),
         "checkpoint": state.checkpoint,
+        "runtime": state.pipe.runtime.name,
         "max_resolution": state.max_resolution,
         "resolutions": state.resolutions,
         "num_domains": state.pipe.config.num_domains,
@@ -251,7 +252,10 @@ def status_markdown(state: DemoState, size: tuple[int, int], timings: Mapping[st
     stages = " · ".join(
         f"{k} {v:.2f} s" + (" (cached)" if k == "senses" and cached else "") for k, v in timings.items()
     )
-    line = f"**{device_label(state.pipe.device)}** · `{Path(state.checkpoint).name or state.checkpoint}` · {size[0]}×{size[1]} px · {stages}"
+    line = (f"**{device_label(state.pipe.device)}** · `{Path(state.checkpoint).name or state.checkpoint}` · "
+            f"runtime {state.pipe.runtime.name} · {size[0]}×{size[1]} px · {stages}")  # fmt: skip
+    if state.pipe.runtime_note:
+        notes = [*notes, state.pipe.runtime_note]
     if state.pipe.device.type == "cpu":
         notes = [*notes, "Running on CPU: fine for small sizes, a GPU is much faster."]
     return "\n".join([line, *(f"- {n}" for n in notes)])

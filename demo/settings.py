@@ -4,6 +4,7 @@ SENSORIUM_CHECKPOINT       folder or Hub id (default: the bundled assets/checkpo
 SENSORIUM_HOST / _PORT     bind address (127.0.0.1, or 0.0.0.0 on a Space, i.e. when SPACE_ID is set) / port
 SENSORIUM_SHARE            1 = public gradio.live link
 SENSORIUM_DEVICE           auto (default), cpu, cuda, cuda:1 …
+SENSORIUM_RUNTIME          auto (default: the fastest runtime that passes its check at load), eager, fused, fused-cl
 SENSORIUM_MAX_RESOLUTION   largest output side offered (default 512 on a GPU, 256 on CPU)
 SENSORIUM_CONCURRENCY      requests run at once (default 1: one model, one device)
 SENSORIUM_MAX_FILE_SIZE    upload limit (default 20mb)
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from sensorium.bundled import demo_checkpoint
 from sensorium.env import truthy
+from sensorium.runtime import RUNTIMES
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = demo_checkpoint()
@@ -36,6 +38,7 @@ class Settings:
     port: int = 7860
     share: bool = False  # gradio.live tunnel
     device: str = "auto"  # "auto": CUDA when available, else CPU
+    runtime: str = "auto"  # content encoder + generator runtime (sensorium/runtime); "eager" = the reference
     max_resolution: int | None = None  # None: 512 on a GPU, 256 on CPU
     concurrency: int = 1  # model calls running at once
     max_queue: int = 32  # waiting requests before new ones are refused
@@ -90,6 +93,8 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
     p.add_argument(
         "--device", default=env.get("SENSORIUM_DEVICE") or "auto", help="auto, cpu, cuda (env SENSORIUM_DEVICE)"
     )
+    p.add_argument("--runtime", default=(env.get("SENSORIUM_RUNTIME") or "auto").lower(), choices=RUNTIMES,
+                   help="content encoder + generator runtime (env SENSORIUM_RUNTIME)")  # fmt: skip
     p.add_argument(
         "--max-resolution",
         type=int,
@@ -115,7 +120,7 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
     args = p.parse_args(argv)  # string defaults (from env) go through `type` too: bad values exit cleanly
     try:
         return Settings(checkpoint=args.checkpoint, host=args.host, port=args.port, share=args.share,
-                        device=args.device, max_resolution=args.max_resolution, concurrency=args.concurrency,
+                        device=args.device, runtime=args.runtime, max_resolution=args.max_resolution, concurrency=args.concurrency,
                         max_file_size=args.max_file_size, threads=args.threads, time_limit=args.time_limit,
                         cache_ttl=args.cache_ttl, mcp=args.mcp)  # fmt: skip
     except ValueError as err:
@@ -133,13 +138,14 @@ class StartupError(RuntimeError):
 
 
 @cache  # one pipeline per process, shared by every session
-def load_pipeline(checkpoint: str, device: str = "auto"):
+def load_pipeline(checkpoint: str, device: str = "auto", runtime: str = "auto"):
     """The TranslationPipeline for `checkpoint`; raises StartupError with a clear message."""
     from sensorium.model import CheckpointError
     from sensorium.pipeline import TranslationPipeline
 
     try:
-        return TranslationPipeline.from_pretrained(checkpoint, device=None if device == "auto" else device)
+        return TranslationPipeline.from_pretrained(checkpoint, device=None if device == "auto" else device,
+                                                   runtime=runtime)  # fmt: skip
     except CheckpointError as err:
         hint = ""
         if Path(checkpoint).resolve() == DEFAULT_CHECKPOINT and not DEFAULT_CHECKPOINT.exists():

@@ -98,7 +98,7 @@ def build_demo(pipeline: TranslationPipeline | None = None, settings: Settings |
     """The whole app around `pipeline` (default: load `settings.checkpoint` once per process)."""
     settings = settings or Settings()
     atomic_cache.install()  # gradio rewrites shared result files in place; see demo/atomic_cache.py
-    pipe = pipeline if pipeline is not None else load_pipeline(settings.checkpoint, settings.device)
+    pipe = pipeline if pipeline is not None else load_pipeline(settings.checkpoint, settings.device, settings.runtime)
     state = DemoState.create(pipe, max_resolution_for(pipe.device.type, settings.max_resolution),
                                checkpoint=getattr(pipe, "name", None) or settings.checkpoint,
                                time_limit=settings.time_limit, concurrency=settings.concurrency,

@@ -34,7 +34,8 @@ from .lru import LRU
 from .model import Sensorium
 from .own_maps import OwnMap, OwnMapError, read_own_maps, with_own_maps
 from .precision import autocast, use_bf16
-from .runtime import ContentCache, load_runtime
+from .runtime.content_cache import ContentCache
+from .runtime.select import load_runtime
 from .senses import Extraction, SenseSet, image_hash
 
 STYLE_CACHE_BYTES = 16 << 20  # style vectors are ~1 KB each: the entry count binds first; this is the backstop

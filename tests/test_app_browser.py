@@ -64,6 +64,7 @@ def test_upload_toggle_and_see_maps_and_result(app_url, tmp_path):
             page.locator("#use-person input[type=checkbox]").uncheck()
             expect(maps).to_contain_text("person · off", timeout=TIMEOUT_MS)
             expect(status).to_contain_text("(cached)")
+            expect(status).to_contain_text("runtime fused")  # the toggle ran on a fast runtime, not eager
             expect(page.get_by_role("button", name="Download PNG")).to_be_enabled()
 
             shot = Path(os.environ.get("SENSORIUM_SCREENSHOT") or tmp_path / "app.png")

@@ -108,7 +108,7 @@ def test_default_checkpoint_comes_from_env(checkpoint, photos, tmp_path, monkeyp
 
 
 def test_pipeline_adds_nothing_hidden(checkpoint):
-    """pipe(...) equals senses → stack_maps → encode_content → generate(·, encode_style) by hand."""
+    """pipe(...) on eager equals senses → stack_maps → encode_content → generate(·, encode_style) by hand."""
     from skimage import data
 
     from sensorium.conditioning import stack_maps
@@ -120,7 +120,7 @@ def test_pipeline_adds_nothing_hidden(checkpoint):
     content = Image.fromarray(data.astronaut()).crop((100, 0, 400, 300))  # head and shoulders
     style = Image.fromarray(data.chelsea())
     mods, strengths = ["pose", "face_landmarks", "edges"], {"pose": 1.5, "edges": 0.5}
-    result = TranslationPipeline.from_pretrained(checkpoint, device="cpu")(
+    result = TranslationPipeline.from_pretrained(checkpoint, device="cpu", runtime="eager")(
         content, style, modalities=mods, strengths=strengths, resolution=128
     )
 

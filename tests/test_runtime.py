@@ -16,9 +16,9 @@ from sensorium.bundled import demo_checkpoint
 from sensorium.config import tiny_config
 from sensorium.model import Sensorium
 from sensorium.pipeline import TranslationPipeline
-from sensorium.runtime import RUNTIME_ENV, RuntimeChoiceError, load_runtime, runtime_name
+from sensorium.runtime import RUNTIME_ENV, RuntimeChoiceError, runtime_name
 from sensorium.runtime.allocator import keep_freed_memory
-from sensorium.runtime.select import BUILDERS, PARITY_ATOL, parity_gap
+from sensorium.runtime.select import BUILDERS, PARITY_ATOL, load_runtime, parity_gap
 from sensorium.senses import SenseSet
 from tests.app_fixtures import CONTENT, STYLE, STYLE_B
 

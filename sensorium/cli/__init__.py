@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..runtime import RUNTIME_ENV, RUNTIMES
 from .common import CHECKPOINT_ENV, DEFAULT_CHECKPOINT, CLIError
 
 __all__ = ["CLIError", "build_parser", "main"]
@@ -48,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--strength", action="append", default=[], metavar="MODALITY=X", help="scale a map; repeatable")
         q.add_argument("--resolution", type=int, default=256, help="long side of the output (default 256)")
         q.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 … (default auto)")
+        q.add_argument("--runtime", type=str.lower, choices=RUNTIMES, default=None,
+                       help=f"content encoder + generator runtime (default ${RUNTIME_ENV}, else auto)")  # fmt: skip
         q.add_argument("--domain", default="0", help="style domain of a multi-domain checkpoint: name or number")
     sub.add_parser("senses", help="extract sense maps (python -m sensorium senses --help)", add_help=False)
     return p

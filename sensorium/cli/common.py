@@ -110,7 +110,9 @@ def load_pipeline(args: argparse.Namespace, map_cache_entries: int = 512) -> Tra
         raise CLIError(f"{exc}{hint}") from exc
     senses = SenseSet(model.config.modalities, device=device, cache=MapCache(max_entries=map_cache_entries),
                       preferred=trained_senses(model))  # fmt: skip
-    pipe = TranslationPipeline(model, senses=senses, device=device)
+    pipe = TranslationPipeline(model, senses=senses, device=device, runtime=getattr(args, "runtime", None))
+    if pipe.runtime_note:
+        print(pipe.runtime_note, file=sys.stderr)
     usage(pipe.resolution_of, args.resolution, prefix="--")
     return pipe
 

@@ -1,9 +1,7 @@
 """Inference runtimes for the content encoder and generator: eager (the reference) and faster
-rewrites of the same weights, picked and checked at load (select.py)."""
+rewrites of the same weights (fused.py), picked and checked against eager at load (select.py).
+This package root is torch-free: only names; import select / backends for the runtimes."""
 
-from .backends import EagerRuntime, FusedRuntime, Runtime
-from .content_cache import ContentCache
-from .select import RUNTIME_ENV, RUNTIMES, RuntimeChoiceError, load_runtime, runtime_name
+from .names import RUNTIME_ENV, RUNTIMES, RuntimeChoiceError, runtime_name
 
-__all__ = ["RUNTIMES", "RUNTIME_ENV", "ContentCache", "EagerRuntime", "FusedRuntime", "Runtime",
-           "RuntimeChoiceError", "load_runtime", "runtime_name"]
+__all__ = ["RUNTIMES", "RUNTIME_ENV", "RuntimeChoiceError", "runtime_name"]

@@ -9,7 +9,6 @@ has already summed its input channels against the vector; the full map then need
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 
 def weigh_kernel(weight: torch.Tensor, vector: torch.Tensor) -> torch.Tensor:
@@ -18,15 +17,23 @@ def weigh_kernel(weight: torch.Tensor, vector: torch.Tensor) -> torch.Tensor:
     return torch.einsum("ocij,bc->boij", weight, vector.to(weight.dtype))
 
 
+def _tap_mask(n: int, device: torch.device) -> torch.Tensor:
+    """(min(n, 3), 3): which kernel rows (or columns) see the map, not the zero padding, at the first,
+    interior and last positions of a side of length n."""
+    if n == 1:
+        return torch.tensor([[0.0, 1, 0]], device=device)
+    first, inner, last = [0.0, 1, 1], [1.0, 1, 1], [1.0, 1, 0]
+    return torch.tensor([first, last] if n == 2 else [first, inner, last], device=device)
+
+
 def ones_response(kernels: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """The distinct values of conv2d(ones (H, W), kernels, zero padding k // 2): (B, O, h, w) with
-    h = min(H, 3) rows (top border, interior, bottom border) and likewise w."""
-    batch, out, k, _ = kernels.shape
-    if k != 3:
-        raise ValueError(f"only 3x3 kernels have a 3x3 response, got {k}x{k}")
-    ones = kernels.new_ones(1, 1, min(height, 3), min(width, 3))
-    small = F.conv2d(ones, kernels.reshape(batch * out, 1, k, k), padding=1)
-    return small.reshape(batch, out, *small.shape[2:])
+    """The distinct values of conv2d(ones (H, W), kernels, zero padding 1): (B, O, h, w) with
+    h = min(H, 3) rows (top border, interior, bottom border) and likewise w; each value is the sum
+    of the kernel taps that land on the map."""
+    if kernels.shape[-2:] != (3, 3):
+        raise ValueError(f"only 3x3 kernels have a 3x3 response, got {tuple(kernels.shape[-2:])}")
+    rows, cols = (_tap_mask(n, kernels.device).to(kernels.dtype) for n in (height, width))
+    return torch.einsum("rk,bokl,cl->borc", rows, kernels, cols)
 
 
 def _index(n: int, device: torch.device) -> torch.Tensor:

@@ -25,8 +25,6 @@ from ..layers import ModulatedConv2d, ResBlockDown, SPADEResBlock
 from ..model import Sensorium
 from .constant_input import add_response, ones_response, weigh_kernel
 
-INSTANCE_NORM_EPS = 1e-5  # F.instance_norm's default, which eager uses
-
 
 @dataclass(frozen=True)
 class Conv:
@@ -52,13 +50,6 @@ class ContentState:
 def _conv(module: torch.nn.Conv2d, fmt: torch.memory_format, scale: float = 1.0) -> Conv:
     bias = None if module.bias is None else module.bias.detach() * scale
     return Conv((module.weight.detach() * scale).contiguous(memory_format=fmt), bias)
-
-
-def _instance_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(scale, shift) (B, C, 1, 1) with x * scale + shift = instance_norm(x)."""
-    var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)
-    scale = torch.rsqrt(var + INSTANCE_NORM_EPS)
-    return scale, -mean * scale
 
 
 class FusedBlock:
@@ -89,13 +80,14 @@ class FusedBlock:
         """(1, sum hidden, H, W): the fusions' first convs over the content alone, with their biases."""
         return self.content_conv(cond)
 
-    def _fusion_hidden(self, content_half: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def _fusion_hidden(self, content_half: torch.Tensor, style: torch.Tensor) -> list[torch.Tensor]:
+        """Each fusion's hidden map relu(content half + style response), as its own dense tensor."""
+        parts = content_half.split(self.hidden, dim=1)
         if not self.use_style:
-            return F.relu(content_half)
-        kernels = torch.cat([weigh_kernel(w, F.linear(style, pw, pb))
-                             for w, (pw, pb) in zip(self.style_w, self.style_proj, strict=True)], dim=1)  # fmt: skip
-        small = ones_response(kernels, *content_half.shape[2:])  # (B, sum hidden, ≤3, ≤3)
-        return add_response(content_half, small).relu_()
+            return [F.relu(part) for part in parts]
+        size = content_half.shape[2:]
+        return [add_response(part, ones_response(weigh_kernel(w, F.linear(style, pw, pb)), *size)).relu_()
+                for part, w, (pw, pb) in zip(parts, self.style_w, self.style_proj, strict=True)]  # fmt: skip
 
     def _modconv(self, i: int, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         conv = self.convs[i]
@@ -110,10 +102,9 @@ class FusedBlock:
         return F.conv2d(x, w.contiguous(memory_format=self.fmt), conv.bias, padding=weight.shape[-1] // 2)
 
     def __call__(self, x: torch.Tensor, content_half: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        h = self._fusion_hidden(content_half, style)
-        gb = [conv(part) for conv, part in zip(self.to_gamma_beta, h.split(self.hidden, dim=1), strict=True)]
-        scale, shift = _instance_stats(x)
-        x_norm = torch.addcmul(shift, x, scale)
+        hidden = self._fusion_hidden(content_half, style)
+        gb = [conv(h) for conv, h in zip(self.to_gamma_beta, hidden, strict=True)]
+        x_norm = F.instance_norm(x)  # once for the shortcut and the main branch
         if self.learned_shortcut:
             gamma1, beta = gb.pop(0).chunk(2, dim=1)
             x_s = self.conv_s(torch.addcmul(beta, x_norm, gamma1))
@@ -121,9 +112,8 @@ class FusedBlock:
             x_s = x
         gamma1, beta = gb[0].chunk(2, dim=1)
         dx = self._modconv(0, F.leaky_relu_(torch.addcmul(beta, x_norm, gamma1), 0.2), style)
-        scale, shift = _instance_stats(dx)
         gamma1, beta = gb[1].chunk(2, dim=1)
-        dx = torch.addcmul(beta, torch.addcmul(shift, dx, scale), gamma1)
+        dx = torch.addcmul(beta, F.instance_norm(dx), gamma1)
         dx = self._modconv(1, F.leaky_relu_(dx, 0.2), style)
         return dx.add_(x_s)
 
@@ -166,9 +156,9 @@ class FusedSensorium:
         constant contribution added as a response map."""
         w, c = self.stem.weight, maps.shape[1]
         keep = expand_presence(presence.to(w.dtype), self.config.modalities)[0]  # (C,)
-        out = F.conv2d(maps.contiguous(memory_format=self.fmt),
-                       (w[:, :c] * keep[None, :, None, None]).contiguous(memory_format=self.fmt),
-                       self.stem.bias, padding=1)  # fmt: skip
+        # In NCHW, as the maps come: converting the wide input costs more than converting the output.
+        out = F.conv2d(maps, w[:, :c] * keep[None, :, None, None], self.stem.bias, padding=1)
+        out = out.contiguous(memory_format=self.fmt)
         return add_response(out, ones_response(weigh_kernel(w[:, c:], presence), *out.shape[2:]))
 
     def encode(self, maps: torch.Tensor, presence: torch.Tensor) -> ContentState:

@@ -3,7 +3,6 @@ only after it agreed with eager on a fixed input; otherwise eager, with a note s
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import torch
@@ -11,8 +10,8 @@ import torch
 from ..model import Sensorium
 from .allocator import keep_freed_memory
 from .backends import EagerRuntime, FusedRuntime, Runtime
+from .names import RUNTIMES, runtime_name
 
-RUNTIME_ENV = "SENSORIUM_RUNTIME"
 PARITY_ATOL = 1e-4  # fp32 runtimes: max abs difference from eager on images in [-1, 1]
 
 # name → builder; "auto" tries AUTO_ORDER (fastest first, measured by benchmarks/bench_runtime.py).
@@ -22,19 +21,7 @@ BUILDERS: dict[str, Callable[[Sensorium], Runtime]] = {
     "fused-cl": lambda model: FusedRuntime(model, channels_last=True),
 }
 AUTO_ORDER = ("fused-cl", "fused")
-RUNTIMES = ("auto", *BUILDERS)
-
-
-class RuntimeChoiceError(ValueError):
-    """An unknown runtime name; the message lists the known ones."""
-
-
-def runtime_name(name: str | None) -> str:
-    """The requested runtime: `name`, else $SENSORIUM_RUNTIME, else "auto"; unknown names raise."""
-    chosen = (name or os.environ.get(RUNTIME_ENV) or "auto").strip().lower()
-    if chosen not in RUNTIMES:
-        raise RuntimeChoiceError(f"unknown runtime {chosen!r}; choose one of {', '.join(RUNTIMES)}")
-    return chosen
+assert set(RUNTIMES) == {"auto", *BUILDERS}, "names.py lists every runtime"
 
 
 def parity_inputs(model: Sensorium, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
