@@ -30,11 +30,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(checkpoint: str | None, port: int) -> tuple[subprocess.Popen, float]:
+def start_app(checkpoint: str | None, port: int, runtime: str | None = None) -> tuple[subprocess.Popen, float]:
     """Launch `python app.py` and wait until it answers; returns (process, seconds to ready)."""
     cmd = [sys.executable, "app.py", "--port", str(port), "--host", "127.0.0.1"]
     if checkpoint:
         cmd += ["--checkpoint", checkpoint]
+    if runtime:
+        cmd += ["--runtime", runtime]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     import urllib.request
