@@ -113,3 +113,22 @@ def test_training_runs_and_logs_the_sense_terms(content, tmp_path):
                 "--sense_samples", "1"])  # fmt: skip
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert all(r["g_sense_person"] > 0 and r["g_sense_landmarks_px"] > 0 for r in log)
+
+
+def test_sense_feature_perceptual_loss(content):
+    """--perceptual mediapipe: zero on the target itself, larger for a worse image, and it trains G."""
+    from sensorium.sense_features import SenseFeatureLoss
+    from training.train import build_perceptual
+
+    loss_fn = build_perceptual(TrainConfig(perceptual="mediapipe"), torch.device("cpu"))
+    assert isinstance(loss_fn, SenseFeatureLoss) and loss_fn.mode == "mediapipe"
+    image, _ = content
+    blurred = torch.nn.functional.avg_pool2d(image, 5, 1, 2)
+    noise = (image + 0.5 * torch.randn_like(image)).clamp(-1, 1)
+    with torch.no_grad():
+        same, near, far = (float(loss_fn(x, image)[0]) for x in (image, blurred, noise))
+    assert same == 0 and 0 < near < far
+    fake = blurred.clone().requires_grad_(True)
+    loss, stats = loss_fn(fake, image)
+    loss.backward()
+    assert fake.grad.abs().sum() > 0 and set(stats) == {"g_vgg"}

@@ -31,7 +31,7 @@ class TrainConfig:
     lambda_fm: float = 10.0  # discriminator feature matching L1
     lambda_gan: float = 1.0  # hinge GAN, for reconstructions and random (content, style) pairs
     lambda_l1: float = 0.0  # optional pixel L1 on reconstructions (helps tiny offline runs)
-    perceptual: Literal["auto", "imagenet", "random", "random-legacy", "none"] = "auto"  # auto: imagenet if present, else random (logged)
+    perceptual: Literal["auto", "imagenet", "random", "random-legacy", "mediapipe", "none"] = "auto"  # auto: imagenet if present, else random (logged); mediapipe: sense-network features
     modality_dropout: float = 0.3  # probability of dropping each modality per sample
     drop_all_modalities: float = 0.0  # probability of dropping every modality of a sample (trains style-only output)
     d_augment: str = ""  # DiffAugment policy for every D input, e.g. "translation,cutout,color" ("" = off)
@@ -97,7 +97,7 @@ class TrainConfig:
                      "lambda_sense_person", "lambda_sense_landmarks"):  # fmt: skip
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name, allowed in (("perceptual", ("auto", "imagenet", "random", "random-legacy", "none")),
+        for name, allowed in (("perceptual", ("auto", "imagenet", "random", "random-legacy", "mediapipe", "none")),
                               ("precision", ("auto", "fp32", "bf16")), ("export_dtype", ("float32", "float16"))):  # fmt: skip
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sensorium.losses import LeCam, VGGPerceptualLoss, d_hinge, feature_matching, g_hinge
+from sensorium.losses import LeCam, d_hinge, feature_matching, g_hinge
 
 from . import disc_augment
 from .config import TrainConfig
@@ -132,7 +132,7 @@ def d_step(d: nn.Module, batch: Batch, rec: torch.Tensor, paired: torch.Tensor, 
     return loss, stats
 
 
-def g_step(d_frozen: nn.Module, vgg: VGGPerceptualLoss | None, batch: Batch, rec: torch.Tensor, paired: torch.Tensor,
+def g_step(d_frozen: nn.Module, vgg: nn.Module | None, batch: Batch, rec: torch.Tensor, paired: torch.Tensor,
            cond: torch.Tensor | None, cfg: TrainConfig, autocast, encode_style=None,
            paired_style: torch.Tensor | None = None,
            senses: SenseConsistency | None = None) -> tuple[torch.Tensor, dict, torch.Tensor]:  # fmt: skip

@@ -26,6 +26,7 @@ from sensorium.losses import LeCam, VGGPerceptualLoss
 from sensorium.model import Sensorium
 from sensorium.precision import autocast as precision_autocast
 from sensorium.precision import use_bf16
+from sensorium.sense_features import SenseFeatureLoss
 
 from . import checkpoint, disc_augment, distributed, fault_injection, warm_start
 from .config import TrainConfig, config_from_args
@@ -48,10 +49,14 @@ from .steps import (
 from .style_statistics import fit_style_statistics
 
 
-def build_perceptual(cfg: TrainConfig, device: torch.device) -> VGGPerceptualLoss | None:
-    """VGG19 ImageNet features when available; otherwise the explicit, logged random-VGG fallback."""
+def build_perceptual(cfg: TrainConfig, device: torch.device) -> VGGPerceptualLoss | SenseFeatureLoss | None:
+    """VGG19 ImageNet features when available; otherwise the explicit, logged random-VGG fallback.
+    `mediapipe`: the trained features of the bundled sense networks instead (sensorium.sense_features)."""
     if cfg.perceptual == "none" or cfg.lambda_vgg == 0:
         return None
+    if cfg.perceptual == "mediapipe":
+        print("perceptual loss: features of mediapipe's selfie-segmentation and face-mesh networks", flush=True)
+        return SenseFeatureLoss().to(device)
     if cfg.perceptual != "auto":
         return VGGPerceptualLoss(cfg.perceptual).to(device)  # type: ignore[arg-type]
     try:  # local copy, hub cache, or torchvision's download

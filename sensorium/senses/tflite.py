@@ -177,15 +177,25 @@ class TFLiteModule(nn.Module):
             x = x.permute(0, 2, 3, 1)
         return x.mean(dim=axes, keepdim=keep_dims)
 
-    def forward(self, *inputs: torch.Tensor, keep: Collection[str] = ()) -> tuple[torch.Tensor, ...]:
+    def forward(
+        self, *inputs: torch.Tensor, keep: Collection[str] = (), outputs: bool = True
+    ) -> tuple[torch.Tensor, ...]:
         """inputs in graph order (rank-4 ones as NCHW float). With `keep`, the named intermediate
-        tensors are returned too, after the outputs, in `keep`'s order (for feature losses)."""
+        tensors are returned too, after the outputs, in `keep`'s order (for feature losses); with
+        outputs=False only those, and the graph stops at the last of them (a cheaper feature pass,
+        which also lets a fully convolutional trunk run at input sizes its head would refuse)."""
         if len(inputs) != len(self.graph.inputs):
             raise ValueError(f"{Path(self.path).name} takes {len(self.graph.inputs)} input(s), got {len(inputs)}")
+        unknown = [n for n in keep if n not in self.names]
+        if unknown:
+            raise KeyError(f"{Path(self.path).name} has no tensor(s) named {unknown}")
+        kept = [self.names.index(n) for n in keep]
+        wanted = (list(self.graph.outputs) if outputs else []) + kept
         env = dict(zip(self.graph.inputs, inputs, strict=True))
         for k, op in enumerate(self.graph.ops):
+            if not outputs and all(i in env for i in wanted):
+                break
             env[op.outputs[0]] = self._run(k, op, env)
-        wanted = list(self.graph.outputs) + [self.names.index(n) for n in keep]
         return tuple(env[i] for i in wanted)
 
     def extra_repr(self) -> str:
