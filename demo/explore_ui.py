@@ -16,8 +16,10 @@ from .state import DemoState
 
 Selection = Callable[[Sequence], tuple[list[str], dict[str, float]]]  # checkbox + slider values → (use, strengths)
 
-FREEDOM_HELP = ("**Where style is free.** The same content under 8 sampled styles: bright where the style "
-                "decides, dark where the ticked senses pin the image. Untick a sense to see what it held.")  # fmt: skip
+FREEDOM_HELP = ("The content under 8 sampled styles: **bright** where the style decides, **dark** where the "
+                "ticked senses pin the image. Untick a sense to see what it held.")  # fmt: skip
+# The heat map's colour ramp (sensorium.freedom) as a legend strip.
+LEGEND = """<div id="freedom-legend"><span>pinned</span><div class="ramp"></div><span>free</span></div>"""
 GRID_HELP = ("The current content and style under each ticked sense **alone**, each **left out**, **all** and "
              "**none**, rendered as one batch: compare a column's two cells to see what that sense adds.")  # fmt: skip
 
@@ -28,9 +30,11 @@ def freedom_panel(state: DemoState) -> dict:
     with gr.Column(scale=2, min_width=220, elem_id="freedom-panel"):
         out["freedom"] = gr.Image(label="Where style is free", type="pil", format="png", height=360, interactive=False,
                                   elem_id="freedom")  # fmt: skip
+        gr.HTML(LEGEND)
+        gr.Markdown(FREEDOM_HELP, elem_id="freedom-help")
         out["freedom_on"] = gr.Checkbox(value=True, label="Update with the senses",
                                         info="8 extra images per change", elem_id="freedom-on")  # fmt: skip
-        out["freedom_status"] = gr.Markdown(FREEDOM_HELP, elem_id="freedom-status")
+        out["freedom_status"] = gr.Markdown(elem_id="freedom-status")
     return out
 
 
@@ -39,8 +43,8 @@ def contributions_tab(state: DemoState) -> dict:
     with gr.Tab("What each sense adds"):
         gr.Markdown(GRID_HELP)
         out["grid_run"] = gr.Button("Compare the senses", variant="primary", elem_id="grid-run")
-        out["grid"] = gr.Image(label="What each sense adds", type="pil", format="png", interactive=False,
-                               elem_id="grid")  # fmt: skip
+        out["grid"] = gr.Image(label="What each sense adds", show_label=False, type="pil", format="png",
+                               interactive=False, elem_id="grid")  # fmt: skip
         out["grid_status"] = gr.Markdown(elem_id="grid-status")
     return out
 
@@ -64,7 +68,7 @@ def wire(state: DemoState, ui: dict, out: dict, selection: Selection) -> None:
             return gr.skip(), gr.skip()
         use, strengths = selection(values)
         f = explore.style_freedom(state, content, use, strengths, resolution, domain=domain)
-        return f.heat_map, f"{FREEDOM_HELP}\n\n{f.status}"
+        return f.heat_map, f.status
 
     out["grid_run"].click(grid, [ui["content"], ui["style"], ui["resolution"], ui["domain"], *senses],
                           [out["grid"], out["grid_status"]], **common)  # fmt: skip

@@ -38,6 +38,18 @@ Training randomly drops senses, so **any subset works**: untick a sense and the 
 freedom it leaves (the paper's "null space"); lower its strength to loosen its grip. Maps are
 computed once per image and cached, so ticking, unticking and strengths only re-run the generator.
 Under *Explore style* you can blend two style images, or sample new styles from the model.
+
+**Where style is free** renders the content under 8 styles sampled from the model, in one batch,
+and colours each pixel by how much those outputs disagree there. Bright regions are decided by the
+style, dark ones are pinned by the ticked senses, so unticking a sense lights up what it held.
+
+**What each sense adds** renders the content and style with each ticked sense alone, each left
+out, all and none, as one batch on the cached maps. Reading a column (only *x* against all but
+*x*) shows what that one sense contributes on its own and what the others cannot replace.
+
+**Live webcam** sends camera frames through the senses and the style vector encoded once per
+stream, with the maps smoothed over frames as for videos (less flicker, a little lag). Each
+stream has a time limit so one person cannot hold the model; the status line shows the frame rate.
 """
 
 BIBTEX = """@inproceedings{nederhood2021harnessing,
@@ -62,5 +74,9 @@ CSS = """
 #sample-row { align-items: flex-end; }
 #how td:first-child, #how td:nth-child(2) { white-space: nowrap; }
 #status ul { margin-top: 0.2rem; }
+#freedom-legend { display: flex; align-items: center; gap: 0.4rem; font-size: 0.75rem; opacity: 0.8; }
+#freedom-legend .ramp { flex: 1; height: 0.6rem; border-radius: 0.3rem;
+  background: linear-gradient(90deg, rgb(0,0,4), rgb(87,16,110), rgb(188,55,84), rgb(249,142,9), rgb(252,255,164)); }
+#freedom-help, #freedom-status, #live-status { font-size: 0.85rem; }
 footer { margin-top: 0.5rem; }
 """

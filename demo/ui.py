@@ -19,7 +19,7 @@ import gradio as gr
 from sensorium.images import ImageError, load_image
 from sensorium.pipeline import TranslationPipeline
 
-from . import atomic_cache, explore_ui, own_maps
+from . import atomic_cache, explore_ui, own_maps, webcam
 from . import handlers as h
 from .inputs import MAX_STRENGTH, pretty, short, user_error
 from .mcp_tools import fetch_policy, mcp_endpoints
@@ -203,6 +203,7 @@ def results_panel(state: DemoState) -> dict:
             out["samples"] = gr.Gallery(label="Random styles", columns=4, height=300, object_fit="contain",
                                         format="png", elem_id="samples")  # fmt: skip
         out |= explore_ui.contributions_tab(state)
+        out |= webcam.webcam_tab(state)
     return out
 
 
@@ -274,6 +275,7 @@ def wire_ui(state: DemoState, ui: dict, out: dict) -> None:
     out["sample"].click(sample, [ui["content"], ui["resolution"], ui["domain"], out["seed"], *ui["checks"],
                                  *ui["strengths"]], out["samples"], **common)  # fmt: skip
     explore_ui.wire(state, ui, out, selection)
+    webcam.wire(state, ui, out, selection)
 
 
 def api_endpoints(state: DemoState) -> None:

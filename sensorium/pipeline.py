@@ -199,8 +199,9 @@ class TranslationPipeline:
         return fit_to_model(image.convert("RGB"), self.resolution_of(resolution), self.config.stride)
 
     def sense(self, content: Image.Image, resolution: int = 256, modalities: Sequence[str] | None = None,
-              maps: Mapping[str, OwnMap | None] | None = None) -> Content:  # fmt: skip
-        """The content image at model size and its sense maps (cached by image content and size).
+              maps: Mapping[str, OwnMap | None] | None = None, cache: bool = True) -> Content:  # fmt: skip
+        """The content image at model size and its sense maps (cached by image content and size;
+        `cache=False` for frames that never repeat, like a live webcam's).
 
         maps: modality → your own map (a picture in that modality's preview encoding, or a tensor),
         used instead of the sense's; it is not extracted then. Unusable maps raise UsageError.
@@ -212,7 +213,7 @@ class TranslationPipeline:
             own = read_own_maps(maps, self.config.modalities, size, self.senses.cache)
         except OwnMapError as err:
             raise UsageError(str(err)) from None
-        detected = self.senses.extract(prepared, size, [m for m in wanted if m not in own])
+        detected = self.senses.extract(prepared, size, [m for m in wanted if m not in own], cache=cache)
         return Content(prepared, with_own_maps(detected, own) if own else detected)
 
     @torch.inference_mode()

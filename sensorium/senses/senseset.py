@@ -151,11 +151,13 @@ class SenseSet:
                 self._failed[modality] = msg  # do not retry a failed load on every request
         return msg
 
-    def extract(self, image: Image.Image, size: Size = None, modalities: Sequence[str] | None = None) -> Extraction:
+    def extract(self, image: Image.Image, size: Size = None, modalities: Sequence[str] | None = None,
+                cache: bool = True) -> Extraction:  # fmt: skip
         """Maps of `image` at `size` (H, W) for `modalities` (default: all of this set).
 
         Returns an Extraction (dict modality -> SenseMap, with .notes and .seconds). Cached by
-        (image content, size, sense): a repeated image never reaches the model.
+        (image content, size, sense): a repeated image never reaches the model. `cache=False` for
+        frames that never repeat (a live webcam), so they do not push useful maps out of the cache.
         """
         size = as_size(size, image)
         digest = image_hash(image)
@@ -171,8 +173,9 @@ class SenseSet:
         def one(sense: Sense) -> tuple[SenseMap | Exception, float]:
             start = time.perf_counter()
             try:
-                return self.cache.get_or_compute(self._key(digest, size, sense), lambda: self._run(sense, image, size)), \
-                    time.perf_counter() - start  # fmt: skip
+                compute = lambda: self._run(sense, image, size)  # noqa: E731
+                result = self.cache.get_or_compute(self._key(digest, size, sense), compute) if cache else compute()
+                return result, time.perf_counter() - start
             except Exception as exc:  # a sense must never take the request down
                 return exc, time.perf_counter() - start
 
