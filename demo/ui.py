@@ -23,6 +23,7 @@ from . import atomic_cache, explore_ui, own_maps, webcam
 from . import handlers as h
 from .inputs import MAX_STRENGTH, pretty, short, user_error
 from .mcp_tools import fetch_policy, mcp_endpoints
+from .presets import presets_panel
 from .settings import EXAMPLES_DIR, Settings, load_pipeline, max_resolution_for
 from .state import DemoState
 from .sweeper import sweep_interval
@@ -112,6 +113,7 @@ def build_demo(pipeline: TranslationPipeline | None = None, settings: Settings |
                 ui = inputs_panel(state)
             with gr.Column(scale=7, min_width=420):
                 out = results_panel(state)
+                presets_panel(state, ui, out, gpu)
                 about_panel(state)
         wire_ui(state, ui, out)
         api_endpoints(state)
