@@ -19,7 +19,7 @@ import gradio as gr
 from sensorium.images import ImageError, load_image
 from sensorium.pipeline import TranslationPipeline
 
-from . import atomic_cache, explore_ui, own_maps, webcam
+from . import atomic_cache, cache_sweep, explore_ui, own_maps, webcam
 from . import handlers as h
 from .inputs import MAX_STRENGTH, pretty, short, user_error
 from .mcp_tools import fetch_policy, mcp_endpoints
@@ -99,6 +99,7 @@ def build_demo(pipeline: TranslationPipeline | None = None, settings: Settings |
     """The whole app around `pipeline` (default: load `settings.checkpoint` once per process)."""
     settings = settings or Settings()
     atomic_cache.install()  # gradio rewrites shared result files in place; see demo/atomic_cache.py
+    cache_sweep.install()  # gradio's cache sweep dies on its first race; see demo/cache_sweep.py
     pipe = pipeline if pipeline is not None else load_pipeline(settings.checkpoint, settings.device, settings.runtime)
     state = DemoState.create(pipe, max_resolution_for(pipe.device.type, settings.max_resolution),
                                checkpoint=getattr(pipe, "name", None) or settings.checkpoint,

@@ -102,3 +102,53 @@ def test_a_repeated_download_renews_its_age_so_the_sweeper_keeps_it(tmp_path):
     assert h.save_png(state, image) == str(path)  # handed out again …
     assert FolderSweeper(state.out_dir, ttl=60).sweep() == 0 and path.is_file()  # … so not swept
     assert Image.open(path).getpixel((0, 0)) == (200, 30, 30)
+
+
+def test_the_cache_sweep_survives_files_added_while_it_runs(tmp_path):
+    """gradio's own sweep raises when a request adds a file mid-sweep, which ends all sweeping for
+    good (benchmarks/soak.py found the cache growing without bound); ours sweeps copies."""
+    from types import SimpleNamespace
+
+    from gradio import route_utils
+
+    from demo.cache_sweep import delete_files_created_by_app
+
+    class GrowingSet(set):
+        """A set of cached files to which a "request" adds a file while it is being iterated."""
+
+        def __iter__(self):
+            for i, item in enumerate(super().__iter__()):
+                if i == 0:
+                    self.add(str(tmp_path / f"new-{len(self)}.png"))
+                yield item
+
+    def cache():
+        files = [tmp_path / f"old-{i}.png" for i in range(3)]
+        for f in files:
+            f.write_bytes(b"x")
+            os.utime(f, (time.time() - 120, time.time() - 120))  # also renews ctime: touch as "now"
+        kept = tmp_path / "example.png"
+        kept.write_bytes(b"e")
+        component = SimpleNamespace(keep_in_cache={str(kept)})
+        return SimpleNamespace(blocks={1: component}, temp_file_sets=[GrowingSet(map(str, [*files, kept]))]), kept
+
+    blocks, _ = cache()
+    with pytest.raises(RuntimeError, match="changed size during iteration"):
+        route_utils.delete_files_created_by_app(blocks, None)  # gradio 6.31's sweep: the bug is still there
+    blocks, kept = cache()
+    delete_files_created_by_app(blocks, None)
+    assert kept.exists() and not list(tmp_path.glob("old-*.png"))  # keep_in_cache spared, the rest gone
+    blocks, kept = cache()
+    delete_files_created_by_app(blocks, 60)  # ctime is now (utime touches it): nothing is old enough
+    assert len(list(tmp_path.glob("old-*.png"))) == 3
+
+
+def test_the_app_installs_the_safe_sweep(tmp_path):
+    from gradio import route_utils
+
+    from demo.cache_sweep import delete_files_created_by_app
+    from demo.ui import build_demo
+    from tests.app_fixtures import tiny_pipeline
+
+    build_demo(tiny_pipeline())
+    assert route_utils.delete_files_created_by_app is delete_files_created_by_app
