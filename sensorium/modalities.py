@@ -64,7 +64,7 @@ MODALITIES: dict[str, Modality] = {
                  contributes="3-D shape of the face: nose, cheeks, jaw", smoothed=True, providers=("face-depth-mesh",)),
         Modality("person", 1, "person (selfie) segmentation mask",
                  contributes="the person's silhouette against the background", smoothed=True,
-                 providers=("person-selfie",)),
+                 providers=("person-selfie", "person-selfie-torch")),
         Modality("pose", len(POSE_PARTS), "body skeleton limbs, one channel per part", lines=True, parts=POSE_PARTS,
                  flip_pairs=tuple((POSE_PARTS.index(f"left_{p}"), POSE_PARTS.index(f"right_{p}")) for p in ("arm", "leg")),
                  contributes="body skeleton: head, torso, arms, legs", smoothed=True,

@@ -227,3 +227,44 @@ def test_ports_run_batched_and_pass_gradients(person_net):
     torch.testing.assert_close(masks[1:], single, atol=1e-5, rtol=0)
     masks.mean().backward()
     assert batch.grad is not None and batch.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name[:40])
+def test_port_backed_person_sense_gives_the_mediapipe_map(path):
+    """person-selfie-torch vs person-selfie at the training resolution and at full size (CPU):
+    mean |Δ| <= 0.005, max |Δ| <= 0.2 (the warp's fixed-point weights at non-integer scales), and
+    the 0.5 masks agree (IoU >= 0.98)."""
+    from sensorium.senses.person import SelfiePerson
+    from sensorium.senses.person_torch import TorchSelfiePerson
+
+    image = Image.open(path).convert("RGB")
+    for size in ((256, 256), (image.height, image.width)):
+        want = SelfiePerson()(image, size).tensor
+        got = TorchSelfiePerson()(image, size).tensor
+        diff = (got - want).abs()
+        a, b = want >= 0.5, got >= 0.5
+        iou = float((a & b).sum() / (a | b).sum().clamp(min=1))
+        assert diff.mean() <= 0.005 and diff.max() <= 0.2 and iou >= 0.98, (size, float(diff.mean()), iou)
+
+
+def test_a_cuda_sense_set_tries_the_device_provider_first(monkeypatch):
+    from sensorium.senses.registry import providers_of, resolve
+
+    assert [p.name for p in providers_of("person")] == ["person-selfie", "person-selfie-torch"]
+    assert resolve("person")[0].name == "person-selfie"  # CPU: mediapipe itself
+    assert resolve("person", device="cuda")[0].name == "person-selfie-torch"  # only ordering: nothing runs here
+    assert resolve("person", prefer="person-selfie", device="cuda")[0].name == "person-selfie-torch"
+    monkeypatch.setenv("SENSORIUM_PERSON_PROVIDER", "person-selfie")
+    assert resolve("person", device="cuda")[0].name == "person-selfie"  # a pin wins
+
+
+def test_modules_folder_override(tmp_path, monkeypatch):
+    """Machines without mediapipe point SENSORIUM_MEDIAPIPE_MODULES at a copy of its modules/ folder."""
+    bundled = mediapipe_model(SELFIE_MODEL)
+    monkeypatch.setenv("SENSORIUM_MEDIAPIPE_MODULES", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="SENSORIUM_MEDIAPIPE_MODULES"):
+        mediapipe_model(SELFIE_MODEL)
+    (tmp_path / "selfie_segmentation").mkdir()
+    (tmp_path / SELFIE_MODEL).write_bytes(bundled.read_bytes())
+    assert mediapipe_model(SELFIE_MODEL) == tmp_path / SELFIE_MODEL
+    assert PersonNet().size == 256  # loads from there

@@ -11,6 +11,7 @@ differentiable, so training can put them behind the generator.
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +26,19 @@ FACE_DETECTION_MODEL = "face_detection/face_detection_short_range.tflite"
 FACE_LANDMARK_MODEL = "face_landmark/face_landmark.tflite"
 
 
+MODULES_ENV = "SENSORIUM_MEDIAPIPE_MODULES"  # a folder laid out as mediapipe/modules (machines without mediapipe)
+
+
 def mediapipe_model(relative: str) -> Path:
-    """A model file bundled in the installed mediapipe wheel (found without importing mediapipe)."""
+    """A model file bundled in the installed mediapipe wheel (found without importing mediapipe),
+    or under $SENSORIUM_MEDIAPIPE_MODULES where that is set."""
+    if os.environ.get(MODULES_ENV):
+        path = Path(os.environ[MODULES_ENV]) / relative
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} is missing (${MODULES_ENV} is set; copy mediapipe 0.10.21's modules/ there)"
+            )
+        return path
     spec = importlib.util.find_spec("mediapipe")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(f"{relative}: needs mediapipe==0.10.21 installed (its wheel carries the model)")

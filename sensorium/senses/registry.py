@@ -20,6 +20,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import torch
+
 from ..modalities import MODALITIES
 from .base import Sense, SenseUnavailable
 from .depth import TransformersDepth
@@ -30,6 +32,7 @@ from .face_parsing import TransformersFaceParsing
 from .face_parsing_mesh import MeshFaceParsing
 from .openpose import OpenPose
 from .person import SelfiePerson
+from .person_torch import TorchSelfiePerson
 from .pose import MediapipePose
 from .segmentation import TransformersSegmentation
 
@@ -76,7 +79,7 @@ class SenseChoice:
 SENSE_CLASSES: dict[str, type[Sense]] = {
     cls.name: cls
     for cls in (TransformersDepth, TransformersSegmentation, TransformersFaceParsing, MeshFaceParsing,
-                MeshFaceDepth, SelfiePerson, OpenPose, MediapipePose, MeshFaceLandmarks, CannyEdges, HedEdges)
+                MeshFaceDepth, SelfiePerson, TorchSelfiePerson, OpenPose, MediapipePose, MeshFaceLandmarks, CannyEdges, HedEdges)
 }  # fmt: skip
 
 
@@ -104,11 +107,13 @@ def provider_env_var(modality: str) -> str:
     return f"SENSORIUM_{modality.upper()}_PROVIDER"
 
 
-def resolve(modality: str, choice: SenseChoice | None = None, prefer: str | None = None) -> tuple[Sense | None, list[str]]:
+def resolve(modality: str, choice: SenseChoice | None = None, prefer: str | None = None,
+            device: str | torch.device | None = None) -> tuple[Sense | None, list[str]]:  # fmt: skip
     """The sense to use for `modality` and the reasons of every provider skipped on the way.
 
     With a provider (argument, else env var) only that one is tried; otherwise `prefer` (a
-    provider name, e.g. the one a checkpoint was trained with) goes first. A model override applies
+    provider name, e.g. the one a checkpoint was trained with) goes first; on a CUDA `device`, the
+    device providers (`gpu = True`: torch ports of the same networks, same maps) go before both. A model override applies
     to the providers that take weights. Returns (None, reasons) when nothing can run. Never raises
     for availability (only for unknown modality / provider names).
     """
@@ -117,6 +122,8 @@ def resolve(modality: str, choice: SenseChoice | None = None, prefer: str | None
     wanted = choice.provider or os.environ.get(provider_env_var(modality)) or None
     if not wanted and prefer:
         candidates = tuple(sorted(candidates, key=lambda p: p.name != prefer))  # stable: the rest keep their order
+    if not wanted and device is not None and torch.device(device).type == "cuda":
+        candidates = tuple(sorted(candidates, key=lambda p: not getattr(p.sense, "gpu", False)))
     if wanted:
         candidates = tuple(p for p in candidates if p.name == wanted)
         if not candidates:

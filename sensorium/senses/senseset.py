@@ -101,7 +101,7 @@ class SenseSet:
         with self._lock:
             if modality in self._resolved:
                 return self._resolved[modality]
-        sense, reasons = resolve(modality, self.overrides.get(modality), self.preferred.get(modality))
+        sense, reasons = resolve(modality, self.overrides.get(modality), self.preferred.get(modality), self.device)
         if sense is None:
             entry = (None, " | ".join(reasons) or f"no sense for {modality!r}")
         else:
