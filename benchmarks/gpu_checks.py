@@ -59,7 +59,12 @@ def main() -> int:
         gpu = tiny.to(dev)(maps.to(dev), presence.to(dev), img.to(dev)).cpu()
         with torch.autocast("cuda", torch.bfloat16):
             gpu_bf16 = tiny(maps.to(dev), presence.to(dev), img.to(dev)).float().cpu()
+        from sensorium.runtime.select import BUILDERS, parity_gap
+
+        gaps = {name: parity_gap(BUILDERS[name](tiny), tiny) for name in ("fused", "fused-cl")}  # tiny is on CUDA
     torch.backends.cudnn.allow_tf32 = True
+    check("fused runtimes equal eager on CUDA (fp32, TF32 off)", max(gaps.values()) <= 1e-4,
+          ", ".join(f"{k} max |Δ| {v:.2e}" for k, v in gaps.items()))  # fmt: skip
     check("CUDA fp32 (TF32 off) equals CPU", (ref - gpu).abs().max().item() < 1e-3, f"max |Δ| {(ref - gpu).abs().max():.2e}")
     check("CUDA bf16 close to CPU fp32", (ref - gpu_bf16).abs().mean().item() < 2e-2, f"mean |Δ| {(ref - gpu_bf16).abs().mean():.2e}")
     with tempfile.TemporaryDirectory() as d:
