@@ -10,6 +10,11 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Sequence
 
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from .inputs import pretty
 from .state import DemoState
 
 DETECTED, MINE = "detected", "my map"
@@ -38,3 +43,135 @@ def with_map_parameters(modalities: Sequence[str]) -> Callable[[Callable], Calla
 def maps_by_modality(state: DemoState, values: Sequence) -> dict:
     """The positional map values of /translate (one per checkpoint modality) as modality → upload."""
     return {m: v for m, v in zip(state.modalities, values, strict=True) if v is not None}
+
+
+# -- the app's panel -----------------------------------------------------------------------------
+EDITABLE = ("person", "edges", "face_parsing", "segmentation", "depth")  # where strokes make sense
+HELP = {
+    "person": "Paint black to take away from the person (e.g. an arm), orange or white to add.",
+    "edges": "Draw white lines to add edges, black (or the eraser) to remove them.",
+    "face_parsing": "Paint face regions in their colours: skin, brows, eyes, irises, lips, mouth, person, background.",
+    "segmentation": "Paint scene labels in the label colours; black is no label.",
+    "depth": "Paint nearer in red, farther in blue (the turbo scale), or in grey levels (white = near).",
+}
+BRUSH_PX = 8  # default brush width in map pixels (maps are 128–512 px)
+UPLOAD_HELP = "Upload a map drawn like its preview in the maps gallery."
+
+
+def _hex(rgb) -> str:
+    return "#" + "".join(f"{int(v):02x}" for v in rgb)
+
+
+def brush_colours(modality: str) -> list[str]:
+    """The colours that paint meaningful values of `modality`, from its own palette."""
+    from sensorium.senses.face_parsing import FACE_PARSING_COLORS
+    from sensorium.senses.palette import turbo
+    from sensorium.senses.person import PERSON_COLOR
+    from sensorium.senses.segmentation import segmentation_colours
+
+    if modality == "person":
+        return ["#000000", _hex(PERSON_COLOR), "#ffffff"]  # taking away (an arm) first
+    if modality == "edges":
+        return ["#ffffff", "#000000"]
+    if modality == "face_parsing":
+        return [_hex(c) for c in FACE_PARSING_COLORS]
+    if modality == "segmentation":
+        return [_hex(c) for c in segmentation_colours()[:13]]
+    return [_hex(c) for c in turbo(np.linspace(1.0, 0.0, 5)[None])[0]] + ["#000000"]  # depth: near → far
+
+
+def own_maps_panel(state: DemoState) -> dict:
+    """An accordion with one tab per modality the checkpoint was trained on: a paint/erase editor
+    over the detected preview (EDITABLE ones) or an upload. Returns modality → input component."""
+    inputs: dict = {}
+    trained = [m for m in state.modalities if m in state.pipe.trained_modalities]
+    with gr.Accordion("Your own maps: upload or paint what a sense saw", open=False, elem_id="own-maps"):
+        gr.Markdown("Pick **my map** on a sense's card to use the map here instead of the detected one. "
+                    "Editors start from the detected map of the content image.")  # fmt: skip
+        with gr.Tabs():
+            for m in trained:
+                with gr.Tab(pretty(m), elem_id=f"own-tab-{m}"):
+                    if m in EDITABLE:
+                        gr.Markdown(HELP[m])
+                        colours = brush_colours(m)
+                        inputs[m] = gr.ImageEditor(
+                            type="pil", image_mode="RGBA", format="png", sources=["upload"], layers=False,
+                            transforms=(), label=f"{pretty(m)} map", height=420, elem_id=f"own-{m}",
+                            brush=gr.Brush(default_size=BRUSH_PX, colors=colours, default_color=colours[0], color_mode="fixed"),
+                            eraser=gr.Eraser(),
+                        )  # fmt: skip
+                    else:
+                        gr.Markdown(UPLOAD_HELP)
+                        inputs[m] = gr.Image(type="pil", image_mode="RGB", format="png", sources=["upload"],
+                                             label=f"{pretty(m)} map", height=300, elem_id=f"own-{m}")  # fmt: skip
+    return inputs
+
+
+def source_radio(state: DemoState, modality: str) -> gr.Radio | None:
+    """The card's detected / my map choice (None for a modality the checkpoint never saw)."""
+    if modality not in state.pipe.trained_modalities:
+        return None
+    return gr.Radio([DETECTED, MINE], value=DETECTED, show_label=False, container=False,
+                    elem_id=f"source-{modality}", elem_classes="map-source")  # fmt: skip
+
+
+def flatten(value) -> Image.Image | None:
+    """An editor value (background + strokes) or an upload as one RGB picture; erased = black (nothing)."""
+    if isinstance(value, dict):
+        value = value.get("composite")
+    if value is None:
+        return None
+    if value.mode in ("RGBA", "LA", "PA"):
+        black = Image.new("RGBA", value.size, (0, 0, 0, 255))
+        return Image.alpha_composite(black, value.convert("RGBA")).convert("RGB")
+    return value.convert("RGB")
+
+
+def chosen_maps(sources: dict, values: Sequence, use: Sequence[str]) -> dict:
+    """modality → own picture for the ticked cards set to "my map"; `values` are the radios' values,
+    then the map inputs', both in `sources`' order."""
+    out = {}
+    for (m, _), source, value in zip(sources.items(), values[: len(sources)], values[len(sources) :], strict=True):
+        if m not in use:
+            continue
+        picture = flatten(value) if source == MINE else None
+        if source == MINE and picture is None:
+            gr.Warning(f"{pretty(m)}: “my map” is chosen but no map was given, so the detected map is used.")
+        if picture is not None:
+            out[m] = picture
+    return out
+
+
+def editor_backgrounds(state: DemoState, inputs: dict, content, resolution) -> list:
+    """Each editor's value reset to the detected preview of `content` (uploads left as they are)."""
+    from . import handlers as h
+    from .inputs import check_resolution, load_upload
+
+    if content is None:
+        return [gr.skip() for _ in inputs]
+    res, _ = check_resolution(state, resolution)
+    sensed = h.sense(state, load_upload(state, content, "content").image, res)
+    maps, out = sensed.maps, []
+    for m, component in inputs.items():
+        if isinstance(component, gr.ImageEditor) and m in maps:
+            out.append({"background": maps[m].preview, "layers": [], "composite": None})
+        elif isinstance(component, gr.ImageEditor):  # no detected map (sense missing here): a blank canvas
+            out.append({"background": Image.new("RGB", sensed.image.size), "layers": [], "composite": None})
+        else:
+            out.append(gr.skip())
+    return out
+
+
+def wire(state: DemoState, ui: dict, common: dict) -> list:
+    """Events of the panel: editors refill with the detected maps when the content or size changes;
+    on a card whose sense cannot run here, "my map" enables its tick. Returns the live triggers."""
+    editors = list(ui["own"].values())
+    gr.on([ui["content"].change, ui["resolution"].change],
+          lambda content, resolution: editor_backgrounds(state, ui["own"], content, resolution),
+          [ui["content"], ui["resolution"]], editors, **common)  # fmt: skip
+    checks = dict(zip(state.modalities, ui["checks"], strict=True))
+    for m, radio in ui["sources"].items():
+        if not state.availability[m].ok:
+            radio.change(lambda source: gr.Checkbox(value=source == MINE, interactive=source == MINE), radio,
+                         checks[m], api_visibility="private", queue=False)  # fmt: skip
+    return [*(r.change for r in ui["sources"].values()), *(e.input for e in editors)]

@@ -141,7 +141,8 @@ def inputs_panel(state: DemoState) -> dict:
     gr.Examples(
         examples(["style"]), inputs=ui["style"], label="Style examples", examples_per_page=12, elem_id="style-examples"
     )
-    ui["checks"], ui["strengths"] = senses_panel(state)
+    ui["checks"], ui["strengths"], ui["sources"] = senses_panel(state)
+    ui["own"] = own_maps.own_maps_panel(state)
     with gr.Accordion("Explore style: blend two styles", open=False):
         ui["style_b"] = upload("Second style image", height=180)
         gr.Examples(
@@ -161,10 +162,11 @@ def inputs_panel(state: DemoState) -> dict:
     return ui
 
 
-def senses_panel(state: DemoState) -> tuple[list[gr.Checkbox], list[gr.Slider]]:
-    """A card per sense (tick + strength), two a row, the ones that cannot run here last and disabled
-    with the reason. Returns the checkboxes and sliders in the checkpoint's modality order."""
-    checks, sliders = {}, {}
+def senses_panel(state: DemoState) -> tuple[list[gr.Checkbox], list[gr.Slider], dict[str, gr.Radio]]:
+    """A card per sense (tick + strength + detected / my map), two a row, the ones that cannot run here
+    last and disabled with the reason. Returns the checkboxes and sliders in the checkpoint's modality
+    order, and the map-source radios by modality."""
+    checks, sliders, sources = {}, {}, {}
     order = [*state.available, *(m for m in state.modalities if m not in state.available)]
     with gr.Accordion("Senses: what the content image contributes", open=True, elem_id="senses"):
         for i in range(0, len(order), 2):
@@ -177,9 +179,11 @@ def senses_panel(state: DemoState) -> tuple[list[gr.Checkbox], list[gr.Slider]]:
                                                 elem_id=f"use-{m}")  # fmt: skip
                         sliders[m] = gr.Slider(0.0, MAX_STRENGTH, value=1.0, step=0.05, label="strength",
                                                visible=bool(ok), elem_id=f"strength-{m}")  # fmt: skip
+                        sources[m] = own_maps.source_radio(state, m)
                 if len(order[i : i + 2]) == 1:
                     gr.Column(min_width=200)  # keeps the last card half wide
-    return [checks[m] for m in state.modalities], [sliders[m] for m in state.modalities]
+    sources = {m: sources[m] for m in state.modalities if sources[m] is not None}
+    return [checks[m] for m in state.modalities], [sliders[m] for m in state.modalities], sources
 
 
 def results_panel(state: DemoState) -> dict:
@@ -243,8 +247,9 @@ def wire_ui(state: DemoState, ui: dict, out: dict) -> None:
 
     @gpu
     def run(content, style, style_b, mix, resolution, domain, *values):
-        use, strengths = selection(values)
-        r = h.translate(state, content, style, use, strengths, resolution, style_b, mix, domain)
+        use, strengths = selection(values[: 2 * k])
+        maps = own_maps.chosen_maps(ui["sources"], values[2 * k :], use)
+        r = h.translate(state, content, style, use, strengths, resolution, style_b, mix, domain, maps)
         for w in r.warnings:
             gr.Warning(w)
         return (
@@ -265,13 +270,13 @@ def wire_ui(state: DemoState, ui: dict, out: dict) -> None:
         return h.random_styles(state, content, use, strengths, resolution, seed, 4, domain)
 
     inputs = [ui["content"], ui["style"], ui["style_b"], ui["mix"], ui["resolution"], ui["domain"],
-              *ui["checks"], *ui["strengths"]]  # fmt: skip
+              *ui["checks"], *ui["strengths"], *ui["sources"].values(), *ui["own"].values()]  # fmt: skip
     outputs = [out["result"], out["maps"], out["status"], out["download"]]
     common = dict(api_visibility="private", concurrency_id=MODEL, show_progress="minimal")
     ui["run"].click(run, inputs, outputs, **common)
     triggers = [ui["content"].change, ui["style"].change, ui["style_b"].change, ui["resolution"].change,
                 ui["domain"].change, ui["mix"].release, *(c.change for c in ui["checks"]),
-                *(s.release for s in ui["strengths"])]  # fmt: skip
+                *(s.release for s in ui["strengths"]), *own_maps.wire(state, ui, common)]  # fmt: skip
     gr.on(triggers, live, inputs, outputs, trigger_mode="always_last", **common)
     ui["swap"].click(lambda a, b: (b, a), [ui["content"], ui["style"]], [ui["content"], ui["style"]],
                      api_visibility="private", queue=False)  # fmt: skip

@@ -77,3 +77,78 @@ def test_upload_toggle_and_see_maps_and_result(app_url, tmp_path):
             expect(page.locator("#samples img")).to_have_count(4, timeout=TIMEOUT_MS)
         finally:
             browser.close()
+
+
+def test_own_maps_upload_and_paint_change_the_output_there(app_url, tmp_path):
+    """An uploaded face-landmarks map changes the result; a black stroke across the person mask
+    changes it mostly inside the stroke's region (the share is measured and bounded)."""
+    import io
+
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    expect = sync_api.expect
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(app_url)
+
+            def pixels(img) -> np.ndarray:
+                data = page.request.get(img.get_attribute("src")).body()
+                return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=float)
+
+            def result() -> np.ndarray:
+                return pixels(page.locator("#result img").nth(1))
+
+            def person_map() -> np.ndarray:
+                return pixels(page.locator("#maps img").nth(1))  # edges, person, face landmarks
+
+            status = page.locator("#status")
+            page.locator("#freedom-on input[type=checkbox]").uncheck()  # 8 extra images per change: not tested here
+            page.locator("#resolution").get_by_text("128").click()
+            page.locator("#content input[type=file]").set_input_files(str(CONTENT))
+            page.locator("#style input[type=file]").set_input_files(str(STYLE))
+            expect(status).to_contain_text("total", timeout=TIMEOUT_MS)
+            before = result()
+
+            # Upload: the detected face landmarks moved 24 px to the right, as "my map".
+            landmarks = np.roll(pixels(page.locator("#maps img").nth(2)), 24, axis=1).astype(np.uint8)
+            Image.fromarray(landmarks).save(tmp_path / "landmarks.png")
+            page.locator("#source-face_landmarks").get_by_text("my map").click()
+            page.locator("#own-maps").get_by_text("Your own maps").click()
+            page.locator("#own-maps").get_by_role("tab", name="face landmarks").click()
+            page.locator("#own-face_landmarks input[type=file]").set_input_files(str(tmp_path / "landmarks.png"))
+            expect(status).to_contain_text("face_landmarks: your map", timeout=TIMEOUT_MS)
+            assert np.abs(result() - before).mean() > 1.0
+            page.locator("#source-face_landmarks").get_by_text("detected").click()
+            expect(status).not_to_contain_text("face_landmarks: your map", timeout=TIMEOUT_MS)
+
+            # Paint: "my map" on person, then one black stroke across the body in the editor.
+            page.locator("#source-person").get_by_text("my map").click()
+            page.locator("#own-maps").get_by_role("tab", name="person").click()
+            expect(page.get_by_text("“my map” is chosen but no map was given").first).to_be_visible()
+            base, mask_before = result(), person_map()
+            editor = page.locator("#own-person")
+            editor.get_by_role("button", name="Brush").first.click()
+            box = editor.locator("canvas").first.bounding_box()
+            x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.7
+            page.mouse.move(x, y)
+            page.mouse.down()
+            page.mouse.move(x + box["width"] * 0.4, y, steps=6)  # few steps: the canvas redraws at each
+            page.mouse.up()
+            expect(status).to_contain_text("person: your map", timeout=TIMEOUT_MS)
+            stroke = np.abs(person_map() - mask_before).sum(-1) > 60  # where the mask changed
+            assert stroke.mean() > 0.003, "the stroke reached the person map"
+            change = np.abs(result() - base).sum(-1)
+            grown = torch.nn.functional.max_pool2d(torch.from_numpy(stroke).float()[None, None], 17, 1, 8)
+            near = grown[0, 0].numpy() > 0  # the stroke and 8 px around it
+            inside = change[near].sum() / change.sum()
+            print(f"stroke covers {stroke.mean():.1%}, with 8 px around it {near.mean():.1%} of the image, "
+                  f"and holds {inside:.1%} of the output change")  # fmt: skip
+            assert inside > 0.5 and inside > 2 * near.mean()
+        finally:
+            browser.close()
