@@ -24,6 +24,7 @@ from sensorium.atomic import write_once
 from sensorium.modalities import MODALITIES
 from sensorium.pipeline import Content
 from sensorium.senses import Extraction, image_hash
+from sensorium.senses.settings import SenseSettings
 
 from .inputs import (
     check_domain,
@@ -93,14 +94,15 @@ def time_limited(handler: Callable) -> Callable:
 @time_limited
 def translate(state: DemoState, content, style, modalities: Sequence[str] | None = None,
               strengths: Mapping[str, float] | None = None, resolution: int | None = None,
-              style_b=None, mix: float = 0.0, domain: int = 0, maps: Mapping | None = None) -> Translation:  # fmt: skip
+              style_b=None, mix: float = 0.0, domain: int = 0, maps: Mapping | None = None,
+              settings: SenseSettings | None = None) -> Translation:  # fmt: skip
     """Content image + style image → translation, with the maps used and a status line.
 
     Every available sense runs once per content image and size (maps are cached), so changing
     `modalities` or `strengths` afterwards only re-runs the content encoder and the generator.
     `style_b` + `mix` in [0, 1] interpolate the style vector towards a second style image.
     `maps`: modality → your own map (an upload in the map's preview encoding) instead of the sense's;
-    a modality given a map is used.
+    a modality given a map is used. `settings`: Canny thresholds, HED, the detection resolution.
     """
     c, s = load_upload(state, content, "content"), load_upload(state, style, "style")
     b = load_upload(state, style_b, "second style") if style_b is not None else None
@@ -115,7 +117,7 @@ def translate(state: DemoState, content, style, modalities: Sequence[str] | None
     notes = [f"Content image: {n}" for n in c.notes] + [f"Style image: {n}" for n in s.notes] + res_notes + notes
 
     t0 = time.perf_counter()
-    content = sense(state, c.image, res, own)
+    content = sense(state, c.image, res, own, settings)
     t1 = time.perf_counter()
     style_vec = state.pipe.style(s.image, res, domain, blend=(b.image, mix) if b is not None else None)
     t2 = time.perf_counter()
@@ -202,11 +204,13 @@ def info(state: DemoState) -> dict:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def sense(state: DemoState, image: Image.Image, resolution: int, maps: Mapping | None = None) -> Content:
-    """The content at model size and all its available maps (cached by image content and size),
-    so a later toggle of modalities or strengths never re-extracts; `maps` (own maps) replace theirs."""
+def sense(state: DemoState, image: Image.Image, resolution: int, maps: Mapping | None = None,
+          settings: SenseSettings | None = None) -> Content:  # fmt: skip
+    """The content at model size and all its available maps (cached by image content, size and sense
+    settings), so a later toggle of modalities or strengths never re-extracts; `maps` (own maps)
+    replace theirs."""
     modalities = [m for m in state.modalities if m in state.available or m in (maps or {})]
-    return pipeline_checked(state.pipe.sense, image, resolution, modalities, maps)
+    return pipeline_checked(lambda: state.pipe.sense(image, resolution, modalities, maps, settings=settings))
 
 
 def own_maps_of(state: DemoState, maps: Mapping | None) -> dict:

@@ -142,7 +142,7 @@ def chosen_maps(sources: dict, values: Sequence, use: Sequence[str]) -> dict:
     return out
 
 
-def editor_backgrounds(state: DemoState, inputs: dict, content, resolution) -> list:
+def editor_backgrounds(state: DemoState, inputs: dict, content, resolution, settings=None) -> list:
     """Each editor's value reset to the detected preview of `content` (uploads left as they are)."""
     from . import handlers as h
     from .inputs import check_resolution, load_upload
@@ -150,7 +150,7 @@ def editor_backgrounds(state: DemoState, inputs: dict, content, resolution) -> l
     if content is None:
         return [gr.skip() for _ in inputs]
     res, _ = check_resolution(state, resolution)
-    sensed = h.sense(state, load_upload(state, content, "content").image, res)
+    sensed = h.sense(state, load_upload(state, content, "content").image, res, None, settings)
     maps, out = sensed.maps, []
     for m, component in inputs.items():
         if isinstance(component, gr.ImageEditor) and m in maps:
@@ -162,13 +162,23 @@ def editor_backgrounds(state: DemoState, inputs: dict, content, resolution) -> l
     return out
 
 
-def wire(state: DemoState, ui: dict, common: dict) -> list:
-    """Events of the panel: editors refill with the detected maps when the content or size changes;
-    on a card whose sense cannot run here, "my map" enables its tick. Returns the live triggers."""
+def wire(state: DemoState, ui: dict, common: dict, settings: Callable[[Sequence], object]) -> list:
+    """Events of the panel: editors refill with the detected maps when the content, size or sense
+    settings change; on a card whose sense cannot run here, "my map" enables its tick. Returns the
+    live triggers. `settings` reads the values of `ui["settings"]`."""
+    from . import sense_settings
+
     editors = list(ui["own"].values())
     gr.on([ui["content"].change, ui["resolution"].change],
-          lambda content, resolution: editor_backgrounds(state, ui["own"], content, resolution),
-          [ui["content"], ui["resolution"]], editors, **common)  # fmt: skip
+          lambda content, resolution, *values: editor_backgrounds(state, ui["own"], content, resolution,
+                                                                  settings(values)),
+          [ui["content"], ui["resolution"], *ui["settings"]], editors, **common)  # fmt: skip
+    if "edges" in ui["own"]:  # new edge settings redraw only the edges editor (other strokes stay)
+        only = {"edges": ui["own"]["edges"]}
+        gr.on(sense_settings.triggers(ui["settings"]),
+              lambda content, resolution, *values: editor_backgrounds(state, only, content, resolution,
+                                                                      settings(values))[0],
+              [ui["content"], ui["resolution"], *ui["settings"]], [only["edges"]], **common)  # fmt: skip
     checks = dict(zip(state.modalities, ui["checks"], strict=True))
     for m, radio in ui["sources"].items():
         if not state.availability[m].ok:

@@ -19,7 +19,7 @@ import gradio as gr
 from sensorium.images import ImageError, load_image
 from sensorium.pipeline import TranslationPipeline
 
-from . import atomic_cache, cache_sweep, explore_ui, own_maps, webcam
+from . import atomic_cache, cache_sweep, explore_ui, own_maps, sense_settings, webcam
 from . import handlers as h
 from .inputs import MAX_STRENGTH, pretty, short, user_error
 from .mcp_tools import fetch_policy, mcp_endpoints
@@ -143,6 +143,7 @@ def inputs_panel(state: DemoState) -> dict:
     )
     ui["checks"], ui["strengths"], ui["sources"] = senses_panel(state)
     ui["own"] = own_maps.own_maps_panel(state)
+    ui["settings"] = sense_settings.settings_panel(state)
     with gr.Accordion("Explore style: blend two styles", open=False):
         ui["style_b"] = upload("Second style image", height=180)
         gr.Examples(
@@ -247,9 +248,11 @@ def wire_ui(state: DemoState, ui: dict, out: dict) -> None:
 
     @gpu
     def run(content, style, style_b, mix, resolution, domain, *values):
+        n = len(ui["sources"])  # values: ticks, strengths, map sources, own maps, sense settings
         use, strengths = selection(values[: 2 * k])
-        maps = own_maps.chosen_maps(ui["sources"], values[2 * k :], use)
-        r = h.translate(state, content, style, use, strengths, resolution, style_b, mix, domain, maps)
+        maps = own_maps.chosen_maps(ui["sources"], values[2 * k : 2 * k + 2 * n], use)
+        settings = sense_settings.parse(values[2 * k + 2 * n :])
+        r = h.translate(state, content, style, use, strengths, resolution, style_b, mix, domain, maps, settings)
         for w in r.warnings:
             gr.Warning(w)
         return (
@@ -270,13 +273,15 @@ def wire_ui(state: DemoState, ui: dict, out: dict) -> None:
         return h.random_styles(state, content, use, strengths, resolution, seed, 4, domain)
 
     inputs = [ui["content"], ui["style"], ui["style_b"], ui["mix"], ui["resolution"], ui["domain"],
-              *ui["checks"], *ui["strengths"], *ui["sources"].values(), *ui["own"].values()]  # fmt: skip
+              *ui["checks"], *ui["strengths"], *ui["sources"].values(), *ui["own"].values(),
+              *ui["settings"]]  # fmt: skip
     outputs = [out["result"], out["maps"], out["status"], out["download"]]
     common = dict(api_visibility="private", concurrency_id=MODEL, show_progress="minimal")
     ui["run"].click(run, inputs, outputs, **common)
     triggers = [ui["content"].change, ui["style"].change, ui["style_b"].change, ui["resolution"].change,
                 ui["domain"].change, ui["mix"].release, *(c.change for c in ui["checks"]),
-                *(s.release for s in ui["strengths"]), *own_maps.wire(state, ui, common)]  # fmt: skip
+                *(s.release for s in ui["strengths"]), *own_maps.wire(state, ui, common, sense_settings.parse),
+                *sense_settings.triggers(ui["settings"])]  # fmt: skip
     gr.on(triggers, live, inputs, outputs, trigger_mode="always_last", **common)
     ui["swap"].click(lambda a, b: (b, a), [ui["content"], ui["style"]], [ui["content"], ui["style"]],
                      api_visibility="private", queue=False)  # fmt: skip

@@ -37,6 +37,8 @@ from .precision import autocast, use_bf16
 from .runtime.content_cache import ContentCache
 from .runtime.select import load_runtime
 from .senses import Extraction, SenseSet, image_hash
+from .senses.codec import resampled
+from .senses.settings import SenseSettings
 
 STYLE_CACHE_BYTES = 16 << 20  # style vectors are ~1 KB each: the entry count binds first; this is the backstop
 
@@ -199,12 +201,14 @@ class TranslationPipeline:
         return fit_to_model(image.convert("RGB"), self.resolution_of(resolution), self.config.stride)
 
     def sense(self, content: Image.Image, resolution: int = 256, modalities: Sequence[str] | None = None,
-              maps: Mapping[str, OwnMap | None] | None = None, cache: bool = True) -> Content:  # fmt: skip
+              maps: Mapping[str, OwnMap | None] | None = None, cache: bool = True,
+              settings: SenseSettings | None = None) -> Content:  # fmt: skip
         """The content image at model size and its sense maps (cached by image content and size;
         `cache=False` for frames that never repeat, like a live webcam's).
 
         maps: modality → your own map (a picture in that modality's preview encoding, or a tensor),
         used instead of the sense's; it is not extracted then. Unusable maps raise UsageError.
+        settings: Canny thresholds, HED or Canny, and the resolution the senses run at.
         """
         prepared = self.prepare(content, resolution)
         size = (prepared.height, prepared.width)
@@ -213,8 +217,22 @@ class TranslationPipeline:
             own = read_own_maps(maps, self.config.modalities, size, self.senses.cache)
         except OwnMapError as err:
             raise UsageError(str(err)) from None
-        detected = self.senses.extract(prepared, size, [m for m in wanted if m not in own], cache=cache)
+        todo = [m for m in wanted if m not in own]
+        if settings is not None and settings.detect_resolution and settings.detect_resolution != max(size):
+            detected = self._detect_at(content, prepared, todo, settings, cache)
+        else:
+            detected = self.senses.extract(prepared, size, todo, cache=cache, settings=settings)
         return Content(prepared, with_own_maps(detected, own) if own else detected)
+
+    def _detect_at(self, content: Image.Image, prepared: Image.Image, modalities: Sequence[str],
+                   settings: SenseSettings, cache: bool = True) -> Extraction:  # fmt: skip
+        """The senses run on the content at `settings.detect_resolution` (long side), their maps
+        resampled to the model size (lines by max-pool, labels by nearest, the rest bilinear)."""
+        scale = settings.detect_resolution / max(prepared.size)
+        w, h = max(1, round(prepared.width * scale)), max(1, round(prepared.height * scale))
+        at = content.convert("RGB").resize((w, h), Image.Resampling.LANCZOS)
+        maps = self.senses.extract(at, (h, w), modalities, cache=cache, settings=settings)
+        return resampled(maps, (prepared.height, prepared.width))
 
     @torch.inference_mode()
     def style(self, style: Image.Image | torch.Tensor, resolution: int = 256, domain: int | str = 0,
@@ -299,7 +317,8 @@ class TranslationPipeline:
     def __call__(self, content: Image.Image, style: Image.Image | torch.Tensor,
                  modalities: Sequence[str] | None = None, strengths: Mapping[str, float] | None = None,
                  resolution: int = 256, style_b: Image.Image | None = None, mix: float = 0.0,
-                 domain: int | str = 0, maps: Mapping[str, OwnMap | None] | None = None) -> TranslationResult:  # fmt: skip
+                 domain: int | str = 0, maps: Mapping[str, OwnMap | None] | None = None,
+                 settings: SenseSettings | None = None) -> TranslationResult:  # fmt: skip
         """Translate `content` into the style of `style` (an image, or a style vector).
 
         modalities: which of the checkpoint's modalities to use (default all; [] = style only).
@@ -311,7 +330,7 @@ class TranslationPipeline:
         t0 = time.perf_counter()
         wanted = self.modalities_of(modalities)
         strengths = self.strengths_of(strengths)
-        sensed = self.sense(content, resolution, wanted, maps)
+        sensed = self.sense(content, resolution, wanted, maps, settings=settings)
         timings["senses"] = time.perf_counter() - t0
 
         t1 = time.perf_counter()

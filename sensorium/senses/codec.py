@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..modalities import FACE_PARSING_CLASSES, MODALITIES
-from .base import as_rgb
+from .base import SenseMap, as_rgb
 from .colour_decode import channel_colours, distinct, is_grey, nearest, snapped_share
 from .face_landmarks import FACE_PART_COLORS
 from .face_parsing import FACE_PARSING_COLORS, face_parsing_preview, one_hot
@@ -28,6 +28,7 @@ from .openpose_colours import OPENPOSE_PALETTE, OPENPOSE_PARTS
 from .palette import _turbo_lut, channels_preview, scalar_preview
 from .person import PERSON_COLOR, person_preview
 from .segmentation import decode_labels, encode_labels, segmentation_colours, segmentation_preview
+from .senseset import Extraction
 from .skeleton import POSE_COLORS, skeleton_preview
 
 Decoded = tuple[torch.Tensor, list[str]]  # (C, H, W) float32 in [0, 1], notes for people
@@ -203,3 +204,17 @@ def decode_map(modality: str, picture: Image.Image | np.ndarray | torch.Tensor, 
         tensor = resample(tensor, tuple(size), codec.resample)
     return DecodedMap(tensor, tuple(notes), not codec.found(tensor))
 
+
+
+def resampled(maps: Extraction, size: tuple[int, int]) -> Extraction:
+    """The maps brought to `size` (H, W) by each modality's resampling, previews redrawn: maps
+    detected at another resolution, ready for the model."""
+    out = Extraction()
+    out.notes, out.seconds = dict(maps.notes), dict(maps.seconds)
+    for m, smap in maps.items():
+        if tuple(smap.tensor.shape[1:]) == tuple(size):
+            out[m] = smap
+            continue
+        tensor = resample(smap.tensor, tuple(size), CODECS[m].resample)
+        out[m] = SenseMap(m, tensor, CODECS[m].preview(tensor), smap.found, smap.note, smap.extras)
+    return out

@@ -54,6 +54,11 @@ class CannyEdges(Sense):
         super().__init__()
         self.low, self.high = low, high
 
+    @property
+    def settings(self) -> tuple:
+        """What changes its maps besides the image and size: part of the map cache key."""
+        return (self.low, self.high)
+
     def _check_available(self) -> Availability:
         import cv2  # noqa: F401  (opencv ships with mediapipe / requirements)
 

@@ -18,8 +18,10 @@ from PIL import Image
 
 from ..modalities import DEFAULT_MODALITIES
 from .base import Availability, Sense, SenseMap, SenseUnavailable
+from .edges import CannyEdges
 from .map_cache import MapCache, image_hash
 from .registry import SenseChoice, providers_of, resolve
+from .settings import SenseSettings
 
 __all__ = ["Extraction", "SenseSet", "image_hash"]
 
@@ -129,17 +131,47 @@ class SenseSet:
 
     # -- extraction -----------------------------------------------------------------------
     def _key(self, digest: str, size: tuple[int, int], sense: Sense) -> tuple:
-        return (digest, size, sense.name, getattr(sense, "model", None))
+        return (digest, size, sense.name, getattr(sense, "model", None), getattr(sense, "settings", ()))
+
+    def configured(self, modality: str, settings: SenseSettings | None) -> tuple[Sense | None, str]:
+        """The sense that runs `modality` under `settings` (edges: Canny thresholds, HED or Canny),
+        and a note when a wish could not be met (HED without weights falls back, saying so)."""
+        sense, note = self._resolve(modality)
+        if modality != "edges" or settings is None:
+            return sense, note
+        wanted = settings.edges_provider
+        if wanted and (sense is None or sense.name != wanted):
+            key = f"{modality}:{wanted}"
+            with self._lock:
+                cached = self._resolved.get(key)
+            if cached is None:
+                other, reasons = resolve(modality, SenseChoice(provider=wanted, model=self.overrides.get(modality,
+                                         SenseChoice()).model))  # fmt: skip
+                if other is not None:
+                    other.device = self.device
+                cached = (other, " | ".join(reasons))
+                with self._lock:
+                    cached = self._resolved.setdefault(key, cached)
+            if cached[0] is not None:
+                sense, note = cached
+            else:
+                note = f"{wanted} cannot run here ({cached[1]}); used {getattr(sense, 'label', 'none')}"
+        if isinstance(sense, CannyEdges) and (settings.canny_low, settings.canny_high) != (sense.low, sense.high):
+            sense = CannyEdges(settings.canny_low, settings.canny_high)
+        return sense, note
 
     def _run(self, sense: Sense, image: Image.Image, size: tuple[int, int]) -> SenseMap:
         sense.load(self.device)
         return sense(image, size)
 
-    def _usable(self, modality: str, notes: dict[str, str]) -> Sense | None:
-        sense, why = self._resolve(modality)
+    def _usable(self, modality: str, notes: dict[str, str], settings: SenseSettings | None = None) -> Sense | None:
+        sense, why = self.configured(modality, settings)
         if sense is None or modality in self._failed:
             notes[modality] = self._failed.get(modality) or why
             return None
+        wanted = settings.edges_provider if settings is not None and modality == "edges" else None
+        if wanted and sense.name != wanted:
+            notes[modality] = why  # e.g. HED asked for, its weights missing: say which sense ran instead
         return sense
 
     def _record_failure(self, modality: str, sense: Sense, exc: Exception) -> str:
@@ -152,12 +184,13 @@ class SenseSet:
         return msg
 
     def extract(self, image: Image.Image, size: Size = None, modalities: Sequence[str] | None = None,
-                cache: bool = True) -> Extraction:  # fmt: skip
+                cache: bool = True, settings: SenseSettings | None = None) -> Extraction:  # fmt: skip
         """Maps of `image` at `size` (H, W) for `modalities` (default: all of this set).
 
         Returns an Extraction (dict modality -> SenseMap, with .notes and .seconds). Cached by
-        (image content, size, sense): a repeated image never reaches the model. `cache=False` for
-        frames that never repeat (a live webcam), so they do not push useful maps out of the cache.
+        (image content, size, sense and its settings): a repeated image never reaches the model, and
+        new edge `settings` re-run only the edges sense. `cache=False` for frames that never repeat
+        (a live webcam), so they do not push useful maps out of the cache.
         """
         size = as_size(size, image)
         digest = image_hash(image)
@@ -166,7 +199,7 @@ class SenseSet:
         for m in self.modalities if modalities is None else modalities:  # [] asks for no map at all
             if m not in self.modalities:
                 raise KeyError(f"{m!r} is not in this SenseSet: {self.modalities}")
-            sense = self._usable(m, out.notes)
+            sense = self._usable(m, out.notes, settings)
             if sense is not None:
                 todo.append((m, sense))
 
