@@ -50,6 +50,15 @@ out, all and none, as one batch on the cached maps. Reading a column (only *x* a
 **Live webcam** sends camera frames through the senses and the style vector encoded once per
 stream, with the maps smoothed over frames as for videos (less flicker, a little lag). Each
 stream has a time limit so one person cannot hold the model; the status line shows the frame rate.
+
+**Your own maps**: pick *my map* on a sense's card to give the model your own map instead of the
+detected one, uploaded or painted over the detected map under *Your own maps*. It is read back in
+the colours the maps gallery shows (grey levels, palettes, part colours, OpenPose skeletons), so
+erasing an arm from the person mask changes the output mostly there.
+
+**Sense settings** tune how the senses look: Canny's thresholds (or HED's learnt edges where its
+weights are installed) and the resolution the senses run at. A change re-runs only the senses it
+concerns, since their settings are part of the map cache's key.
 """
 
 BIBTEX = """@inproceedings{nederhood2021harnessing,
