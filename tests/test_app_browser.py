@@ -150,20 +150,20 @@ def test_own_maps_upload_and_paint_change_the_output_there(app_url, tmp_path):
                   f"and holds {inside:.1%} of the output change")  # fmt: skip
             assert inside > 0.5 and inside > 2 * near.mean()
 
-            # Sense settings: fixed, strict Canny thresholds give another edges map.
+            # Sense settings: fixed, loose Canny thresholds give another edges map, with more edges.
             edges_before = pixels(page.locator("#maps img").nth(0))
             page.locator("#sense-settings").get_by_text("Sense settings").click()
             page.locator("#canny-auto input[type=checkbox]").uncheck()
-            for slider, value in (("#canny-high", "300"), ("#canny-low", "150")):
+            for slider, value in (("#canny-low", "10"), ("#canny-high", "30")):
                 page.locator(f"{slider} input[type=number]").fill(value)
                 page.locator(f"{slider} input[type=number]").press("Enter")
-            expect(page.locator("#canny-low input[type=number]")).to_have_value("150")
+            expect(page.locator("#canny-high input[type=number]")).to_have_value("30")
             for _ in range(60):  # the live re-run lands within seconds; poll the gallery for it
                 edges_after = pixels(page.locator("#maps img").nth(0))
                 changed = (np.abs(edges_after - edges_before).sum(-1) > 0).mean()
-                if changed > 0.02 and edges_after.mean() < edges_before.mean():
+                if changed > 0.02 and edges_after.mean() > edges_before.mean():
                     break
                 page.wait_for_timeout(1000)
-            assert changed > 0.02 and edges_after.mean() < edges_before.mean()  # stricter: fewer edge pixels
+            assert changed > 0.02 and edges_after.mean() > edges_before.mean()  # looser: more edge pixels
         finally:
             browser.close()
