@@ -322,6 +322,18 @@ def run_soak(cfg: SoakConfig, work: Path | None = None, live: Path | None = None
     return report
 
 
+def report_from_live(live: Path, cfg: SoakConfig) -> SoakReport:
+    """The report of a run from its live.csv (e.g. one stopped early): the samples, the requests
+    done and the errors counted up to its last line."""
+    rows = [line.split(",") for line in live.read_text().splitlines()[1:] if line.strip()]
+    report = SoakReport(asdict(cfg), "see the run's header")
+    report.samples = [Sample(float(r[0]), int(r[1]), float(r[2]), float(r[3]), float(r[4])) for r in rows]
+    if rows:
+        report.requests, report.errors, report.seconds = int(rows[-1][1]), int(rows[-1][5]), float(rows[-1][0])
+    report.config["requests"] = report.requests  # warm-up is a fraction of what was done
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--requests", type=int, default=SoakConfig.requests)
@@ -335,10 +347,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rss-growth-mb", type=float, default=100.0, help="bound on RSS growth after warm-up")
     p.add_argument("--cache-bound-mb", type=float, default=500.0, help="bound on each folder after warm-up")
     p.add_argument("--out", type=Path, default=None, help="folder for report.json and samples.csv")
+    p.add_argument("--summarise", type=Path, default=None, help="only summarise this live.csv of a run")
     args = p.parse_args(argv)
     cfg = SoakConfig(requests=args.requests, clients=args.clients, ttl=args.ttl, max_megapixels=args.max_megapixels,
                      checkpoint=args.checkpoint, threads=args.threads, warmup=args.warmup,
                      resolutions=tuple(int(r) for r in args.resolutions.split(",")))  # fmt: skip
+    if args.summarise:
+        summary = report_from_live(args.summarise, cfg).summary()
+        problems = flat(summary, args.rss_growth_mb, args.cache_bound_mb)
+        print(json.dumps({**summary, "problems": problems}, indent=1))
+        return 1 if problems else 0
     work = Path(tempfile.mkdtemp(prefix="sensorium-soak-"))
     try:
         live = None
