@@ -9,7 +9,16 @@ from __future__ import annotations
 import argparse
 import time
 
-from . import bench_app, bench_data, bench_generator, bench_pipeline, bench_runtime, bench_senses, bench_training
+from . import (
+    bench_app,
+    bench_data,
+    bench_explore,
+    bench_generator,
+    bench_pipeline,
+    bench_runtime,
+    bench_senses,
+    bench_training,
+)
 from .common import publish
 
 
@@ -28,6 +37,7 @@ def main() -> None:
     bench_pipeline.run(a.quick, a.device, write=write)
     bench_app.run(a.quick, 20, write=write)
     bench_runtime.run(5 if a.quick else 15, write=write)
+    bench_explore.run(2 if a.quick else 5, 10 if a.quick else 30, write=write)
     print(f"all benchmarks: {time.perf_counter() - t0:.0f} s")
 
 

@@ -104,3 +104,21 @@ def test_style_freedom_errors_are_clear(state, kwargs, message):
     args = dict(content=str(CONTENT), resolution=RES) | kwargs
     with pytest.raises(gr.Error, match=message):
         explore.style_freedom(state, **args)
+
+
+def test_live_frames_are_smoothed_uncached_and_encode_the_style_once(state, monkeypatch):
+    from demo.webcam import live_frame
+
+    calls = []
+    real_style = state.pipe.style
+    monkeypatch.setattr(state.pipe, "style", lambda *a, **k: calls.append(a) or real_style(*a, **k))
+    cached = len(state.pipe.senses.cache)
+    frame = np.asarray(Image.open(CONTENT).convert("RGB").resize((96, 120)))
+    out, session, status = live_frame(state, frame, str(STYLE), None, ["edges", "person"], {}, RES)
+    out2, session2, status2 = live_frame(state, frame[:, ::-1], str(STYLE), session, ["edges", "person"], {}, RES)
+    assert session2 is session and session.frames == 2 and "frame 2" in status2 and max(out2.size) == RES
+    assert len(calls) == 1  # the style is encoded once per stream
+    assert set(session.smoother.state) == {"edges", "person"}  # the video path's smoother holds both maps
+    assert len(state.pipe.senses.cache) == cached  # webcam frames never enter the map cache
+    with pytest.raises(gr.Error, match="add a style image"):
+        live_frame(state, frame, None, session)
