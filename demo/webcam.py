@@ -102,7 +102,7 @@ def webcam_tab(state: DemoState) -> dict:
             out["live"] = gr.Image(label="Live result", type="pil", format="jpeg", height=320, interactive=False,
                                    streaming=True, elem_id="live")  # fmt: skip
         with gr.Row():
-            out["live_stop"] = gr.Button("Stop", variant="stop", size="sm", scale=0, elem_id="live-stop")
+            out["live_stop"] = gr.Button("■ Stop stream", variant="stop", size="sm", scale=0, min_width=140, elem_id="live-stop")
             out["live_status"] = gr.Markdown("Not streaming.", elem_id="live-status")
         out["live_session"] = gr.State(None)
     return out
