@@ -11,7 +11,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import torch
 from PIL import Image
 
 from sensorium.contributions import contributions as render_contributions
@@ -55,7 +54,7 @@ def contributions(state: DemoState, content, style, modalities: Sequence[str] | 
     style_vec = state.pipe.style(s.image, res, domain)
     ticked = [m for m in use if strengths.get(m, 1.0) > 0]  # a strength of 0 is as good as unticked
     t0 = time.perf_counter()
-    grid = _out_of_memory_is_friendly(lambda: render_contributions(state.pipe, sensed, style_vec, ticked, strengths))
+    grid = h.out_of_memory_is_friendly(lambda: render_contributions(state.pipe, sensed, style_vec, ticked, strengths))
     seconds = time.perf_counter() - t0
     if grid.modalities:
         senses = ", ".join(pretty(m) for m in grid.modalities)
@@ -84,16 +83,10 @@ def style_freedom(state: DemoState, content, modalities: Sequence[str] | None = 
     if not 2 <= n <= MAX_STYLES:
         raise user_error(f"The number of styles must be from 2 to {MAX_STYLES}, got {n}.")
     sensed = h.sense(state, c.image, res)
-    free = _out_of_memory_is_friendly(lambda: render_freedom(state.pipe, sensed, use, strengths, n, seed, domain))
+    free = h.out_of_memory_is_friendly(lambda: render_freedom(state.pipe, sensed, use, strengths, n, seed, domain))
     pinned = [pretty(m) for m in use if m in sensed.maps and strengths.get(m, 1.0) > 0]
     under = f"the senses {', '.join(pinned)}" if pinned else "no sense (style only)"
     status = (f"Mean spread {free.mean:.3f} over {n} sampled styles under {under}; full brightness at a "
               f"std of {FULL_SCALE:g} (pixels in 0–1).")  # fmt: skip
     return Freedom(free.heat_map, free.mean, status)
 
-
-def _out_of_memory_is_friendly(fn):
-    try:
-        return fn()
-    except torch.OutOfMemoryError:
-        raise user_error("The device ran out of memory at this resolution; please pick a smaller one.") from None

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from PIL import Image
@@ -43,6 +44,7 @@ from .state import DemoState
 MAX_SAMPLES = 8
 
 Gallery = list[tuple[Image.Image, str]]
+T = TypeVar("T")
 
 
 @dataclass
@@ -226,8 +228,13 @@ def own_maps_of(state: DemoState, maps: Mapping | None) -> dict:
 
 def render(state: DemoState, content: Content, styles: torch.Tensor, use: Sequence[str],
            strengths: Mapping[str, float]) -> list[Image.Image]:  # fmt: skip
+    return out_of_memory_is_friendly(lambda: state.pipe.render(content, styles, use, strengths))
+
+
+def out_of_memory_is_friendly(fn: Callable[[], T]) -> T:
+    """fn(), with the device running out of memory turned into a message for people."""
     try:
-        return state.pipe.render(content, styles, use, strengths)
+        return fn()
     except torch.OutOfMemoryError:
         raise user_error("The device ran out of memory at this resolution; please pick a smaller one.") from None
 

@@ -80,7 +80,9 @@ def live_frame(state: DemoState, frame, style, session: LiveSession | None, moda
     content = state.pipe.sense(image, res, use, cache=False)
     content = dataclasses.replace(content, maps=session.smoother(content.maps))
     t1 = time.perf_counter()
-    (out,) = h.render(state, content, session.style[None], use, strengths)
+    # render_subsets, not render: a frame's encoded content is never reused, so it stays out of the
+    # pipeline's content cache (kept for other people's style-only changes).
+    (out,) = h.out_of_memory_is_friendly(lambda: state.pipe.render_subsets(content, session.style, [use], strengths))
     session.senses_s += t1 - t0
     session.generator_s += time.perf_counter() - t1
     session.frames += 1
