@@ -180,7 +180,8 @@ class SenseSet:
         )  # fmt: skip
         if isinstance(exc, SenseUnavailable):
             with self._lock:
-                self._failed[modality] = msg  # do not retry a failed load on every request
+                if self._resolved.get(modality, (None, ""))[0] is sense:  # a settings' sense (HED) spares the default
+                    self._failed[modality] = msg  # do not retry a failed load on every request
         return msg
 
     def extract(self, image: Image.Image, size: Size = None, modalities: Sequence[str] | None = None,
