@@ -39,8 +39,19 @@ def delete_files_created_by_app(blocks, age: int | None) -> None:
         print(f"Cache sweep skipped once: {type(err).__name__}: {err}")
 
 
+def gradio_sweep():
+    """gradio's own sweep function, whether or not `install` has replaced it (tests show its bug)."""
+    from gradio import route_utils
+
+    current = route_utils.delete_files_created_by_app
+    return getattr(current, "replaced", current)
+
+
 def install() -> None:
     """Replace gradio's sweep function (idempotent); its scheduler looks the name up on each run."""
     from gradio import route_utils
 
+    original = gradio_sweep()
+    if original is not delete_files_created_by_app:
+        delete_files_created_by_app.replaced = original  # type: ignore[attr-defined]
     route_utils.delete_files_created_by_app = delete_files_created_by_app

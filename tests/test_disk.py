@@ -109,9 +109,7 @@ def test_the_cache_sweep_survives_files_added_while_it_runs(tmp_path):
     good (benchmarks/soak.py found the cache growing without bound); ours sweeps copies."""
     from types import SimpleNamespace
 
-    from gradio import route_utils
-
-    from demo.cache_sweep import delete_files_created_by_app
+    from demo.cache_sweep import delete_files_created_by_app, gradio_sweep
 
     class GrowingSet(set):
         """A set of cached files to which a "request" adds a file while it is being iterated."""
@@ -134,7 +132,7 @@ def test_the_cache_sweep_survives_files_added_while_it_runs(tmp_path):
 
     blocks, _ = cache()
     with pytest.raises(RuntimeError, match="changed size during iteration"):
-        route_utils.delete_files_created_by_app(blocks, None)  # gradio 6.31's sweep: the bug is still there
+        gradio_sweep()(blocks, None)  # gradio 6.31's sweep (even after an app installed ours): the bug is still there
     blocks, kept = cache()
     delete_files_created_by_app(blocks, None)
     assert kept.exists() and not list(tmp_path.glob("old-*.png"))  # keep_in_cache spared, the rest gone
@@ -146,9 +144,12 @@ def test_the_cache_sweep_survives_files_added_while_it_runs(tmp_path):
 def test_the_app_installs_the_safe_sweep(tmp_path):
     from gradio import route_utils
 
-    from demo.cache_sweep import delete_files_created_by_app
+    from demo.cache_sweep import delete_files_created_by_app, gradio_sweep
     from demo.ui import build_demo
     from tests.app_fixtures import tiny_pipeline
 
     build_demo(tiny_pipeline())
     assert route_utils.delete_files_created_by_app is delete_files_created_by_app
+    build_demo(tiny_pipeline())  # a second app in the process: still ours, gradio's kept aside
+    assert route_utils.delete_files_created_by_app is delete_files_created_by_app
+    assert gradio_sweep() is not delete_files_created_by_app
