@@ -17,6 +17,7 @@ from sensorium.contributions import contributions as render_contributions
 from sensorium.contributions import contributions_sheet
 from sensorium.freedom import FULL_SCALE
 from sensorium.freedom import style_freedom as render_freedom
+from sensorium.senses.settings import SenseSettings
 
 from . import handlers as h
 from .inputs import check_domain, check_modalities, check_resolution, check_strengths, load_upload, pretty, user_error
@@ -43,14 +44,12 @@ class Freedom:
 @h.time_limited
 def contributions(state: DemoState, content, style, modalities: Sequence[str] | None = None,
                   strengths: Mapping[str, float] | None = None, resolution: int | None = None,
-                  domain: int = 0) -> Grid:  # fmt: skip
-    """The content in the style under each ticked sense alone, each left out, all and none (one batch)."""
-    c, s = load_upload(state, content, "content"), load_upload(state, style, "style")
-    use, _ = check_modalities(state, modalities)
-    strengths = check_strengths(state, strengths)
-    res, _ = check_resolution(state, resolution)
+                  domain: int = 0, maps: Mapping | None = None, settings: SenseSettings | None = None) -> Grid:  # fmt: skip
+    """The content in the style under each ticked sense alone, each left out, all and none (one batch).
+    `maps` (own maps) and `settings` as for `handlers.translate`, so the grid shows the current result's maps."""
+    s = load_upload(state, style, "style")
+    sensed, use, strengths, res = _sensed(state, content, modalities, strengths, resolution, maps, settings)
     domain = check_domain(state, domain)
-    sensed = h.sense(state, c.image, res)
     style_vec = state.pipe.style(s.image, res, domain)
     ticked = [m for m in use if strengths.get(m, 1.0) > 0]  # a strength of 0 is as good as unticked
     t0 = time.perf_counter()
@@ -67,12 +66,11 @@ def contributions(state: DemoState, content, style, modalities: Sequence[str] | 
 @h.time_limited
 def style_freedom(state: DemoState, content, modalities: Sequence[str] | None = None,
                   strengths: Mapping[str, float] | None = None, resolution: int | None = None,
-                  n: int = DEFAULT_STYLES, seed: int = 0, domain: int = 0) -> Freedom:  # fmt: skip
-    """How much `n` sampled styles change each pixel under the ticked senses: bright = style decides."""
-    c = load_upload(state, content, "content")
-    use, _ = check_modalities(state, modalities)
-    strengths = check_strengths(state, strengths)
-    res, _ = check_resolution(state, resolution)
+                  n: int = DEFAULT_STYLES, seed: int = 0, domain: int = 0, maps: Mapping | None = None,
+                  settings: SenseSettings | None = None) -> Freedom:  # fmt: skip
+    """How much `n` sampled styles change each pixel under the ticked senses: bright = style decides.
+    `maps` (own maps) and `settings` as for `handlers.translate`."""
+    sensed, use, strengths, res = _sensed(state, content, modalities, strengths, resolution, maps, settings)
     domain = check_domain(state, domain)
     try:
         n, seed = int(n if n is not None else DEFAULT_STYLES), int(seed or 0)
@@ -82,7 +80,6 @@ def style_freedom(state: DemoState, content, modalities: Sequence[str] | None = 
         raise user_error("The number of styles and the seed must be whole numbers (seed below 2^63).") from None
     if not 2 <= n <= MAX_STYLES:
         raise user_error(f"The number of styles must be from 2 to {MAX_STYLES}, got {n}.")
-    sensed = h.sense(state, c.image, res)
     free = h.out_of_memory_is_friendly(lambda: render_freedom(state.pipe, sensed, use, strengths, n, seed, domain))
     pinned = [pretty(m) for m in use if m in sensed.maps and strengths.get(m, 1.0) > 0]
     under = f"the senses {', '.join(pinned)}" if pinned else "no sense (style only)"
@@ -90,3 +87,15 @@ def style_freedom(state: DemoState, content, modalities: Sequence[str] | None = 
               f"std of {FULL_SCALE:g} (pixels in 0–1).")  # fmt: skip
     return Freedom(free.heat_map, free.mean, status)
 
+
+def _sensed(state: DemoState, content, modalities, strengths, resolution, maps, settings):
+    """(sensed content, modalities to use, strengths, resolution) the way `handlers.translate` reads
+    them: a modality given an own map is used, and its map replaces the sense's."""
+    c = load_upload(state, content, "content")
+    own = h.own_maps_of(state, maps)
+    if modalities is not None and not isinstance(modalities, str):
+        modalities = [*modalities, *(m for m in own if m not in modalities)]
+    use, _ = check_modalities(state, modalities, tuple(own))
+    strengths = check_strengths(state, strengths)
+    res, _ = check_resolution(state, resolution)
+    return h.sense(state, c.image, res, own, settings), use, strengths, res

@@ -127,15 +127,16 @@ def flatten(value) -> Image.Image | None:
     return value.convert("RGB")
 
 
-def chosen_maps(sources: dict, values: Sequence, use: Sequence[str]) -> dict:
+def chosen_maps(sources: dict, values: Sequence, use: Sequence[str], warn: bool = True) -> dict:
     """modality → own picture for the ticked cards set to "my map"; `values` are the radios' values,
-    then the map inputs', both in `sources`' order."""
+    then the map inputs', both in `sources`' order. `warn=False` for the panels that follow the
+    result, whose own event already warned."""
     out = {}
     for (m, _), source, value in zip(sources.items(), values[: len(sources)], values[len(sources) :], strict=True):
         if m not in use:
             continue
         picture = flatten(value) if source == MINE else None
-        if source == MINE and picture is None:
+        if source == MINE and picture is None and warn:
             gr.Warning(f"{pretty(m)}: “my map” is chosen but no map was given, so the detected map is used.")
         if picture is not None:
             out[m] = picture

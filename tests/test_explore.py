@@ -122,3 +122,16 @@ def test_live_frames_are_smoothed_uncached_and_encode_the_style_once(state, monk
     assert len(state.pipe.senses.cache) == cached  # webcam frames never enter the map cache
     with pytest.raises(gr.Error, match="add a style image"):
         live_frame(state, frame, None, session)
+
+
+def test_an_own_map_shows_in_the_grid_and_the_heat_map(state):
+    # The panels follow the result: a person mask of one's own replaces the detected one there too.
+    mask = Image.new("L", (48, 64), 0)
+    mask.paste(255, (0, 0, 24, 64))  # the left half is "the person"
+    args = (state, str(CONTENT))
+    plain = explore.style_freedom(*args, ["person"], {}, RES)
+    mine = explore.style_freedom(*args, ["person"], {}, RES, maps={"person": mask})
+    assert np.abs(pixels(plain.heat_map) - pixels(mine.heat_map)).mean() > 0.5
+    g1 = explore.contributions(state, str(CONTENT), str(STYLE), ["person"], {}, RES)
+    g2 = explore.contributions(state, str(CONTENT), str(STYLE), ["person"], {}, RES, maps={"person": mask})
+    assert np.abs(pixels(g1.image) - pixels(g2.image)).mean() > 0.5
