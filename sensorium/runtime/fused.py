@@ -6,7 +6,8 @@ Same weights, same function as eager (fp32 within 1e-4, checked at load), fewer 
   per content and kept for style-only changes. A block's two or three fusions read the same input:
   their first convs run as one conv, and each fusion's gamma and beta convs as one conv, with the
   SPADE "1 +" folded into gamma's bias.
-- SPADE: a block normalises x once for its shortcut and main branch; scale and shift are one addcmul.
+- SPADE: a block normalises x once for its shortcut and main branch; scale and shift are one addcmul;
+  the shortcut's 1x1 conv is folded into its beta conv (C_out outputs instead of C_in).
 - Modulated convs at batch 1: style and demodulation folded into the weights (one plain conv).
 - Content encoder: presence planes and masking folded into the stem's weights; each down block's
   1x1 shortcut runs after the pooling (linear maps commute) and the 1/sqrt(2) sits in the weights.
@@ -72,7 +73,18 @@ class FusedBlock:
                  torch.cat([f.to_gamma.bias + 1, f.to_beta.bias]).detach())  # fmt: skip
             for f in fusions
         ]
-        self.conv_s = _conv(block.conv_s, fmt) if block.learned_shortcut else None
+        self.conv_s = None
+        if block.learned_shortcut:
+            # conv_s (1x1, no bias) of the shortcut's beta is a 3x3 conv of the fusion's hidden map
+            # with conv_s's weights folded in: C_out outputs instead of C_in (exact, linear maps).
+            w_s = block.conv_s.weight.detach()[:, :, 0, 0]  # (C_out, C_in)
+            fuse = block.fuse_s
+            beta_w = torch.einsum("oc,chij->ohij", w_s, fuse.to_beta.weight.detach())
+            self.to_gamma_beta[0] = Conv(
+                torch.cat([fuse.to_gamma.weight.detach(), beta_w]).contiguous(memory_format=fmt),
+                torch.cat([fuse.to_gamma.bias.detach() + 1, w_s @ fuse.to_beta.bias.detach()]))  # fmt: skip
+            self.conv_s = _conv(block.conv_s, fmt)
+            self.shortcut_split = fuse.to_gamma.out_channels
         self.convs = [block.conv_0, block.conv_1]
         self.fmt = fmt
 
@@ -106,8 +118,8 @@ class FusedBlock:
         gb = [conv(h) for conv, h in zip(self.to_gamma_beta, hidden, strict=True)]
         x_norm = F.instance_norm(x)  # once for the shortcut and the main branch
         if self.learned_shortcut:
-            gamma1, beta = gb.pop(0).chunk(2, dim=1)
-            x_s = self.conv_s(torch.addcmul(beta, x_norm, gamma1))
+            gamma1, beta_s = gb.pop(0).split([self.shortcut_split, self.conv_s.weight.shape[0]], dim=1)
+            x_s = self.conv_s(x_norm * gamma1).add_(beta_s)
         else:
             x_s = x
         gamma1, beta = gb[0].chunk(2, dim=1)

@@ -74,6 +74,8 @@ def load_runtime(model: Sensorium, name: str | None = None, atol: float = PARITY
     device = next(model.parameters()).device
     if chosen == "eager" or (chosen == "auto" and device.type != "cpu"):
         return EagerRuntime(model), ""
+    if device.type != "cpu":  # the pipeline runs CUDA under bf16 autocast, which the rewrite does not follow
+        return EagerRuntime(model), f"Runtime: eager, because {chosen} runs on the CPU only."
     notes = []
     for candidate in AUTO_ORDER if chosen == "auto" else (chosen,):
         try:
