@@ -134,3 +134,12 @@ def test_runtimes_and_mediapipe_senses_share_one_process_and_pip_check_is_clean(
     check = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True, timeout=120)
     assert check.returncode == 0, check.stdout[-2000:]
 
+
+
+def test_fused_runtimes_off_the_cpu_fall_back_to_eager():
+    with torch.device("meta"):  # any non-CPU device: the CUDA pipeline's bf16 autocast is eager's
+        model = Sensorium(tiny_config())
+    runtime, note = load_runtime(model, "fused-cl")
+    assert runtime.name == "eager" and "fused-cl runs on the CPU only" in note
+    runtime, note = load_runtime(model, "auto")
+    assert runtime.name == "eager" and note == ""
