@@ -21,7 +21,7 @@ BUILDERS: dict[str, Callable[[Sensorium], Runtime]] = {
     "fused": lambda model: FusedRuntime(model, channels_last=False),
     "fused-cl": lambda model: FusedRuntime(model, channels_last=True),
 }
-AUTO_ORDER = ("fused-cl", "fused")
+AUTO_ORDER = ("fused", "fused-cl")
 assert set(RUNTIMES) == {"auto", *BUILDERS}, "names.py lists every runtime"
 
 
