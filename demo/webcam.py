@@ -18,9 +18,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from sensorium.senses.settings import SenseSettings
 from sensorium.video import MapSmoother
 
 from . import handlers as h
+from . import sense_settings
 from .inputs import check_domain, check_modalities, check_resolution, check_strengths, load_upload, user_error
 from .state import DemoState
 
@@ -58,8 +60,9 @@ class LiveSession:
 
 def live_frame(state: DemoState, frame, style, session: LiveSession | None, modalities: Sequence[str] | None = None,
                strengths: Mapping[str, float] | None = None, resolution: int | None = LIVE_RESOLUTION,
-               domain: int = 0) -> tuple[Image.Image | None, LiveSession, str]:  # fmt: skip
-    """One webcam frame (H, W, 3 uint8, or any image) → its translation, the session, a status line."""
+               domain: int = 0, settings: SenseSettings | None = None) -> tuple[Image.Image | None, LiveSession, str]:  # fmt: skip
+    """One webcam frame (H, W, 3 uint8, or any image) → its translation, the session, a status line;
+    `settings` are the app's sense settings (Canny thresholds, …)."""
     now = time.perf_counter()
     if session is None or now - session.last > RESTART_AFTER:
         session = LiveSession()
@@ -77,7 +80,7 @@ def live_frame(state: DemoState, frame, style, session: LiveSession | None, moda
     image = Image.fromarray(np.asarray(frame, dtype=np.uint8)[..., :3]) if isinstance(frame, np.ndarray) else \
         load_upload(state, frame, "webcam").image  # fmt: skip
     t0 = time.perf_counter()
-    content = state.pipe.sense(image, res, use, cache=False)
+    content = state.pipe.sense(image, res, use, cache=False, settings=settings)
     content = dataclasses.replace(content, maps=session.smoother(content.maps))
     t1 = time.perf_counter()
     # render_subsets, not render: a frame's encoded content is never reused, so it stays out of the
@@ -116,12 +119,13 @@ def wire(state: DemoState, ui: dict, out: dict, selection) -> None:
 
     @gpu
     def frame(camera, style, session, resolution, domain, *values):
-        use, strengths = selection(values)
+        k = len(ui["checks"])
+        use, strengths = selection(values[: 2 * k])
         return live_frame(state, camera, style, session, use, strengths, min(resolution or LIVE_RESOLUTION,
-                                                                              LIVE_RESOLUTION), domain)  # fmt: skip
+                          LIVE_RESOLUTION), domain, sense_settings.parse(values[2 * k :]))  # fmt: skip
 
     inputs = [out["camera"], ui["style"], out["live_session"], ui["resolution"], ui["domain"], *ui["checks"],
-              *ui["strengths"]]  # fmt: skip
+              *ui["strengths"], *ui["settings"]]  # fmt: skip
     out["camera"].stream(frame, inputs, [out["live"], out["live_session"], out["live_status"]], stream_every=STREAM_EVERY,
                          time_limit=TIME_LIMIT, concurrency_id=MODEL, api_visibility="private", show_progress="hidden")
     # The camera's own record button toggles the stream in the browser; Stop presses it when it is

@@ -122,6 +122,11 @@ def test_live_frames_are_smoothed_uncached_and_encode_the_style_once(state, monk
     assert len(state.pipe.senses.cache) == cached  # webcam frames never enter the map cache
     with pytest.raises(gr.Error, match="add a style image"):
         live_frame(state, frame, None, session)
+    from sensorium.senses.settings import SenseSettings
+
+    _, strict, _ = live_frame(state, frame, str(STYLE), None, ["edges"], {}, RES,
+                              settings=SenseSettings(canny_low=240, canny_high=250))  # fmt: skip
+    assert strict.smoother.state["edges"].sum() < session.smoother.state["edges"].sum()  # the app's Canny settings apply
 
 
 def test_an_own_map_shows_in_the_grid_and_the_heat_map(state):
