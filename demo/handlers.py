@@ -109,7 +109,7 @@ def translate(state: DemoState, content, style, modalities: Sequence[str] | None
     c, s = load_upload(state, content, "content"), load_upload(state, style, "style")
     b = load_upload(state, style_b, "second style") if style_b is not None else None
     own = own_maps_of(state, maps)
-    if modalities is not None and not isinstance(modalities, str):
+    if isinstance(modalities, (list, tuple)):  # anything else is check_modalities' to refuse
         modalities = [*modalities, *(m for m in own if m not in modalities)]
     use, notes = check_modalities(state, modalities, tuple(own))
     strengths = check_strengths(state, strengths)

@@ -34,3 +34,12 @@ def test_pip_installed_cli_translates_with_its_bundled_checkpoint(tmp_path):
                             "print(demo_checkpoint())"], cwd=work, env=env, capture_output=True, text=True)  # fmt: skip
     assert str(venv) in where.stdout and str(ROOT) not in where.stdout  # the installed copy, not the checkout's
     assert Image.open(work / "out.png").size[1] == 64
+
+
+def test_every_subpackage_is_in_the_wheel():
+    """pyproject lists packages by name; a new subpackage left out installs a CLI that cannot import."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "sensorium").rglob("__init__.py")}
+    assert found - listed == set(), f"add to [tool.setuptools] packages in pyproject.toml: {sorted(found - listed)}"

@@ -293,7 +293,9 @@ def test_api_calls_cannot_name_server_files_as_uploads(server):
     with httpx.Client(timeout=60) as http, torch_threads(1):
         upload = lambda p: http.post(f"{url}gradio_api/upload", files={"files": (p.name, p.read_bytes())}).json()[0]  # noqa: E731
         style = file_data(upload(STYLE))
-        data = lambda content: [content, style, ["edges"], {}, 64, None, 0, 0]  # noqa: E731
+        params = http.get(f"{url}gradio_api/info").json()["named_endpoints"]["/translate"]["parameters"]
+        own_maps = [None] * (len(params) - 8)  # the optional map_<modality> inputs, left out
+        data = lambda content: [content, style, ["edges"], {}, 64, None, 0, 0, *own_maps]  # noqa: E731
         event, _ = raw_call(http, url, "translate", data(file_data(upload(CONTENT))))
         assert event == "complete"  # the same call with an uploaded file works
         secret = ckpt.parent / "secret.jpg"
