@@ -108,3 +108,16 @@ def launch_app(checkpoint_dir: Path, **settings_kwargs):
     _, url, _ = demo.launch(**launch_options(settings), prevent_thread_lock=True, quiet=True)
     expose_tools(demo)
     return demo, url
+
+
+@contextmanager
+def app_client(checkpoint_dir: Path) -> Iterator:
+    """A gradio_client Client of the real app (`launch_app`, one torch thread), closed on exit."""
+    from gradio_client import Client
+
+    with torch_threads(1):
+        demo, url = launch_app(checkpoint_dir)
+        try:
+            yield Client(url, verbose=False)
+        finally:
+            demo.close()

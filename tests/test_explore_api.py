@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.app_fixtures import CONTENT, STYLE, launch_app, text_file, torch_threads
+from tests.app_fixtures import CONTENT, STYLE, app_client, text_file
 
 gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client import handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 RES = 64
@@ -18,12 +18,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore:.*
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    with torch_threads(1):
-        demo, url = launch_app(tmp_path_factory.mktemp("ckpt") / "tiny-sensorium")
-        try:
-            yield Client(url, verbose=False)
-        finally:
-            demo.close()
+    with app_client(tmp_path_factory.mktemp("ckpt") / "tiny-sensorium") as c:
+        yield c
 
 
 def test_contributions_is_a_labelled_grid(client):

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from tests.app_fixtures import CONTENT, STYLE, launch_app, torch_threads
-from tests.test_app_browser import ARGS, CHROMIUM, TIMEOUT_MS
+from tests.browser import CHROMIUM, TIMEOUT_MS, chromium, open_page
 
 pytestmark = [
     pytest.mark.browser,
@@ -46,18 +46,12 @@ def page(tmp_path_factory):
     with torch_threads(1):
         demo, url = launch_app(tmp_path_factory.mktemp("ckpt") / "tiny-sensorium")
         try:
-            with sync_api.sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS + camera)
-                try:
-                    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-                    page.set_default_timeout(TIMEOUT_MS)
-                    page.goto(url)
-                    page.locator("#content input[type=file]").set_input_files(str(CONTENT))
-                    page.locator("#style input[type=file]").set_input_files(str(STYLE))
-                    sync_api.expect(page.locator("#status")).to_contain_text("total", timeout=TIMEOUT_MS)
-                    yield page
-                finally:
-                    browser.close()
+            with chromium(camera) as browser:
+                page = open_page(browser, url)
+                page.locator("#content input[type=file]").set_input_files(str(CONTENT))
+                page.locator("#style input[type=file]").set_input_files(str(STYLE))
+                sync_api.expect(page.locator("#status")).to_contain_text("total", timeout=TIMEOUT_MS)
+                yield page
         finally:
             demo.close()
 

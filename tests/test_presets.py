@@ -8,11 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.app_fixtures import launch_app, torch_threads
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
-TIMEOUT_MS = 90_000
+from tests.browser import CHROMIUM, TIMEOUT_MS, chromium, open_page
 
 
 def test_preset_rows_tick_only_senses_that_run_here():
@@ -44,21 +40,15 @@ def test_a_preset_is_computed_on_its_first_click_then_served_from_the_cache(tmp_
     with torch_threads(1):
         demo, url = launch_app(tmp_path / "ckpt")
         try:
-            with sync_api.sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-                try:
-                    for visit in range(2):  # two visitors, two sessions
-                        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                        page.set_default_timeout(TIMEOUT_MS)
-                        page.goto(url)
-                        page.locator("#presets").get_by_text(presets.PRESETS[0].label).click()
-                        sync_api.expect(page.locator("#result img")).to_have_count(2, timeout=TIMEOUT_MS)
-                        sync_api.expect(page.locator("#status")).to_contain_text("total")
-                        sync_api.expect(page.locator("#maps img").first).to_be_visible()
-                        assert len(calls) == 1, f"visit {visit}: the preset ran {len(calls)} times"
-                        page.close()
-                finally:
-                    browser.close()
+            with chromium() as browser:
+                for visit in range(2):  # two visitors, two sessions
+                    page = open_page(browser, url)
+                    page.locator("#presets").get_by_text(presets.PRESETS[0].label).click()
+                    sync_api.expect(page.locator("#result img")).to_have_count(2, timeout=TIMEOUT_MS)
+                    sync_api.expect(page.locator("#status")).to_contain_text("total")
+                    sync_api.expect(page.locator("#maps img").first).to_be_visible()
+                    assert len(calls) == 1, f"visit {visit}: the preset ran {len(calls)} times"
+                    page.close()
         finally:
             demo.close()
     assert any((tmp_path / "cached_examples").rglob("log.csv"))
