@@ -12,11 +12,7 @@ OUT=${2:-runs/consistency_ablation_64}
 BASE=runs/recipe_ablation_64
 DATA=data/prepared/portraits_64
 export OMP_NUM_THREADS=1 SENSORIUM_OFFLINE=1 HF_HUB_OFFLINE=1
-SMALL="--model.channels 8 --model.max_channels 64 --model.num_scales 4 --model.style_dim 32 --model.style_channels 8
-  --model.fusion_style_dim 8 --model.fusion_hidden 8 --model.disc_channels 16 --model.disc_layers 3"
-COMMON="--steps $STEPS --batch_size 8 --seed 0 --lr_g 2e-4 --lr_d 4e-4 --lambda_l1 1 --ema_decay 0.99
-  --log_every 50 --sample_every $STEPS --ckpt_every 100 --keep_last 10 --num_workers 1 $SMALL"
-KEPT="--d_augment translation,cutout,color --zoom_p 0.5 --crisp_lines true"
+source "$(dirname "$0")/ablation_budget.sh"  # SMALL, COMMON, KEPT
 SENSE="--lambda_sense_person 1 --lambda_sense_landmarks 10 --sense_samples 4"
 
 row() {  # NAME FLAGS...

@@ -12,10 +12,7 @@ OUT=${2:-runs/recipe_ablation_64}
 DATA=data/prepared/portraits_64
 COMPOSITES=data/prepared/portraits_64_composites
 export OMP_NUM_THREADS=1
-SMALL="--model.channels 8 --model.max_channels 64 --model.num_scales 4 --model.style_dim 32 --model.style_channels 8
-  --model.fusion_style_dim 8 --model.fusion_hidden 8 --model.disc_channels 16 --model.disc_layers 3"
-COMMON="--steps $STEPS --batch_size 8 --seed 0 --lr_g 2e-4 --lr_d 4e-4 --lambda_l1 1 --ema_decay 0.99
-  --log_every 50 --sample_every $STEPS --ckpt_every 100 --keep_last 10 --num_workers 1 $SMALL"
+source "$(dirname "$0")/ablation_budget.sh"  # SMALL, COMMON, KEPT
 OLD="--perceptual random-legacy"
 AUG="--d_augment translation,cutout,color"
 VIEW="--style_view true --lambda_style 1 --drop_all_modalities 0.05"
@@ -46,7 +43,7 @@ slot new "$COMPOSITES" $NEW
 slot new_no_augment "$COMPOSITES" --perceptual random $VIEW $LINES
 slot new_no_style_view "$COMPOSITES" --perceptual random $AUG $LINES
 # What training/configs/demo.yaml keeps: the new recipe without the two levers that did not help.
-slot kept "$DATA" --perceptual random $AUG $LINES
+slot kept "$DATA" --perceptual random $KEPT
 wait
 ROWS="previous new new_no_augment new_legacy_vgg new_no_style_view new_no_composites kept"
 mkdir -p "$OUT/table" "$OUT/eval"
