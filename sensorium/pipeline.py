@@ -273,7 +273,8 @@ class TranslationPipeline:
         """Content encoder + generator on sensed content, one image per style vector (a batch)."""
         strengths = self.strengths_of(strengths)
         styles = styles.to(self.device).reshape(-1, self.config.style_dim)
-        maps = {m: sm.tensor for m, sm in content.maps.items() if m in set(self.modalities_of(modalities))}
+        use = set(self.modalities_of(modalities))  # checked once, not once per map
+        maps = {m: sm.tensor for m, sm in content.maps.items() if m in use}
         with self._autocast():  # the content's state is kept for style-only changes (runtime/content_cache.py)
             state = self._contents.get_or_compute(self.runtime.name, maps, strengths, content.size,
                                                   lambda: self.runtime.encode(*self._stack(content, modalities, strengths)))  # fmt: skip
