@@ -14,6 +14,9 @@ DATA=data/prepared/portraits_64
 export OMP_NUM_THREADS=1 SENSORIUM_OFFLINE=1 HF_HUB_OFFLINE=1
 source "$(dirname "$0")/ablation_budget.sh"  # SMALL, COMMON, KEPT
 SENSE="--lambda_sense_person 1 --lambda_sense_landmarks 10 --sense_samples 4"
+# Equal compute: a step with the sense terms (4 + 4 samples) took 14247 ms against 9528 ms without
+# (benchmarks/RESULTS.md, one run), so at the same training time it gets STEPS * 9528 / 14247 steps.
+EQUAL_STEPS=$(( STEPS * 9528 / 14247 ))
 
 row() {  # NAME FLAGS...
   local name=$1; shift
@@ -37,7 +40,8 @@ else
   evaluate kept "$OUT/kept/export"
 fi
 ROWS="kept"
-for spec in "kept_sense:--perceptual random $KEPT $SENSE" "kept_mediapipe_features:--perceptual mediapipe $KEPT"; do
+for spec in "kept_sense:--perceptual random $KEPT $SENSE" "kept_mediapipe_features:--perceptual mediapipe $KEPT" \
+  "kept_sense_equal_compute:--perceptual random $KEPT $SENSE --steps $EQUAL_STEPS"; do
   name=${spec%%:*}
   flags=${spec#*:}
   if [ "${ONLY:-}" ] && [ "$ONLY" != "$name" ]; then continue; fi
