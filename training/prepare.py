@@ -7,6 +7,12 @@ and cache image + maps as one `.npz` per image (see sensorium/data.py).
 
 Resumable (existing outputs are skipped), parallel over processes, and it reports every image it
 skipped and why (unreadable, too small, no face found when --require face_landmarks…).
+`--sense-device auto|cpu|cuda` (auto: CUDA where present) says where the senses run: there the
+torch ports of mediapipe's networks are chosen (sensorium/senses/registry.rank_providers, the
+app's chooser too) and take `--sense-batch` crops per call; senses without a batched path run image
+by image as before, and a sense this machine lacks is named with the reason before the run (its
+modality is left out of the files, with a note, as always). The files are the same whichever
+sense ran: uint8 maps, the provider's name in `sense_<modality>`.
 Sub-folders of IMAGES_DIR become domains (`root/<domain>/…` → `out/<domain>/…`); with
 --dataset (a Hugging Face image dataset: hub id, `save_to_disk` directory or local folder) the
 values of --domain_column do.
@@ -18,6 +24,7 @@ import argparse
 import json
 import multiprocessing
 import os
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -42,19 +49,40 @@ def _init_worker(senses: list[str], device: str, source: ImageCollection) -> Non
 
 def prepare_one(job: tuple[str | int, str, str, int, list[str], bool]) -> tuple[str, str]:
     """→ (status, message) with status in {"done", "skipped"}."""
-    ref, label, dst, resolution, require, allow_upscale = job
-    from sensorium.data import save_sample
+    return prepare_batch([job])[0]
+
+
+def prepare_batch(jobs: list[tuple[str | int, str, str, int, list[str], bool]]) -> list[tuple[str, str]]:
+    """`prepare_one` for several images of one resolution: their crops go through the senses as one
+    batch (`SenseSet.extract_batch`: one network call for a batched port, image by image for the
+    other senses), and every crop is saved as `prepare_one` saves it."""
     from sensorium.images import ImageError, center_crop_square, load_image
 
-    try:
-        loaded = load_image(_source.read(ref), max_side=4096)
-    except (ImageError, OSError, ValueError) as exc:
-        return "skipped", f"{label}: unreadable: {exc}"
-    w, h = loaded.image.size
-    if min(w, h) < resolution and not allow_upscale:
-        return "skipped", f"{label}: too small ({w}x{h} < {resolution})"
-    image = center_crop_square(loaded.image, resolution)
-    maps = _senses.extract(image, (resolution, resolution))
+    results: list[tuple[str, str] | None] = [None] * len(jobs)
+    crops: list[tuple[int, object]] = []
+    for i, (ref, label, _, resolution, _, allow_upscale) in enumerate(jobs):
+        try:
+            loaded = load_image(_source.read(ref), max_side=4096)
+        except (ImageError, OSError, ValueError) as exc:
+            results[i] = ("skipped", f"{label}: unreadable: {exc}")
+            continue
+        w, h = loaded.image.size
+        if min(w, h) < resolution and not allow_upscale:
+            results[i] = ("skipped", f"{label}: too small ({w}x{h} < {resolution})")
+            continue
+        crops.append((i, center_crop_square(loaded.image, resolution)))
+    if crops:
+        resolution = jobs[crops[0][0]][3]
+        extractions = _senses.extract_batch([image for _, image in crops], (resolution, resolution))
+        for (i, image), maps in zip(crops, extractions, strict=True):
+            results[i] = _save(jobs[i], image, maps)
+    return results  # type: ignore[return-value]
+
+
+def _save(job: tuple, image, maps) -> tuple[str, str]:
+    from sensorium.data import save_sample
+
+    _, label, dst, _, require, _ = job
     for need in require:
         if need not in maps or not maps[need].found:
             return "skipped", f"{label}: no {need} found ({maps.notes.get(need, 'nothing detected')})"
@@ -63,6 +91,51 @@ def prepare_one(job: tuple[str | int, str, str, int, list[str], bool]) -> tuple[
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
     save_sample(Path(dst), np.asarray(image), tensors, notes=maps.notes, providers=providers)
     return "done", f"{label}: {sorted(tensors)}"
+
+
+def _run_batches(batches: list[list[tuple]], workers: int, senses: list[str], device: str,
+                 source: ImageCollection) -> Iterator[list[tuple[str, str]]]:  # fmt: skip
+    """prepare_batch over `batches`, in this process or in `workers` processes, in order."""
+    if not batches:
+        return
+    if workers == 1:
+        _init_worker(senses, device, source)
+        yield from map(prepare_batch, batches)
+        return
+    # "spawn", not fork: forking a process that already runs threads (torch, hub telemetry,
+    # a test runner) can copy a held lock into the child and hang it forever.
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(senses, device, source)) as pool:
+        yield from pool.map(prepare_batch, batches)
+
+
+def sense_device(name: str) -> str:
+    """--sense-device: "auto" = CUDA where torch sees it, else the CPU; "cuda" where there is none
+    is an error, not a silent CPU run."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if torch.device(name).type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{name}: torch sees no CUDA device here (use auto or cpu)")
+    return name
+
+
+def describe_senses(senses: list[str], device: str) -> dict[str, str]:
+    """modality → the provider that will fill it on `device` (with "batched" for a port), or why
+    none can: printed before the run and kept in the report."""
+    from sensorium.senses import SenseSet
+
+    plan = SenseSet(senses, device=device)
+    out = {}
+    for m, status in plan.status().items():
+        sense = plan.sense(m)
+        if sense is None or not status:
+            out[m] = f"cannot run here: {status.reason}"
+        else:
+            out[m] = sense.name + (f" (batched on {device})" if sense.batched else "")
+            out[m] += f" ({status.reason})" if status.reason else ""
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -79,8 +152,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--senses", default=",".join(DEFAULT_MODALITIES),
                         help="modalities to extract (default: all; those whose sense cannot run here are skipped)")
     parser.add_argument("--require", default="", help="skip images where these senses find nothing")
-    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 1)))
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--workers", type=int,
+                        help="processes (default: one per CPU core; one on CUDA, whose batches keep the device busy)")
+    parser.add_argument("--sense-device", "--device", dest="sense_device", type=sense_device, default="auto",
+                        help="auto (CUDA where present), cpu or cuda: where the senses run; on CUDA the torch ports of "
+                             "mediapipe's networks run there batched, the other senses as on the CPU")
+    parser.add_argument("--sense-batch", type=int, default=16,
+                        help="images per sense call for the batched senses (the ports); the others run image by image")
     parser.add_argument("--allow-upscale", action="store_true", help="keep images smaller than the resolution")
     args = parser.parse_args(argv)
     if (args.images is None) == (args.dataset is None):
@@ -91,6 +169,9 @@ def main(argv: list[str] | None = None) -> dict:
         else HFDatasetCollection(args.dataset, args.split, args.config, args.image_column, args.domain_column)
     )
 
+    if args.sense_batch < 1:
+        parser.error("--sense-batch must be at least 1")
+    workers = args.workers or (1 if args.sense_device.startswith("cuda") else max(1, os.cpu_count() or 1))
     senses = [s for s in args.senses.split(",") if s]
     require = [s for s in args.require.split(",") if s]
     jobs, already = [], 0
@@ -103,20 +184,17 @@ def main(argv: list[str] | None = None) -> dict:
 
     from tqdm import tqdm
 
-    report = {"done": [], "skipped": [], "already_done": already}
-    if jobs and args.workers == 1:
-        _init_worker(senses, args.device, source)
-        for job in tqdm(jobs, desc="prepare"):
-            status, message = prepare_one(job)
-            report[status].append(message)
-    elif jobs:
-        # "spawn", not fork: forking a process that already runs threads (torch, hub telemetry,
-        # a test runner) can copy a held lock into the child and hang it forever.
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(senses, args.device, source)) as pool:  # fmt: skip
-            for status, message in tqdm(pool.map(prepare_one, jobs), total=len(jobs), desc="prepare"):
+    plan = describe_senses(senses, args.sense_device)
+    print(f"senses on {args.sense_device}:\n" + "\n".join(f"  {m}: {how}" for m, how in plan.items()))
+    report = {"done": [], "skipped": [], "already_done": already, "senses": plan}
+    # Batches of the sense batch size, but no fewer batches than workers, so every process has work.
+    size = max(1, min(args.sense_batch, -(-len(jobs) // workers)))
+    batches = [jobs[i:i + size] for i in range(0, len(jobs), size)]
+    with tqdm(total=len(jobs), desc="prepare") as progress:
+        for results in _run_batches(batches, workers, senses, args.sense_device, source):
+            for status, message in results:
                 report[status].append(message)
+            progress.update(len(results))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "prepare_report.json").write_text(json.dumps(report, indent=2))
     print(f"prepared {len(report['done'])}, already done {already}, skipped {len(report['skipped'])}")

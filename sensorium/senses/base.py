@@ -9,6 +9,7 @@ weights are reachable, else by mediapipe's bundled landmarker).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,6 +70,9 @@ class Sense(ABC):
     name: str  # unique id of this provider, e.g. "depth-transformers"
     label: str  # shown to people, honest about the source, e.g. "depth (face mesh)"
     channels: int  # C of the map tensor
+    gpu: bool = False  # a device provider: tried first where the sense set runs on CUDA (registry.rank_providers)
+    batched: bool = False  # `_extract_batch` runs several images as one batch (a torch port on a device)
+    port_of: str | None = None  # the provider whose maps this one reproduces (a torch port of its network)
 
     def __init__(self) -> None:
         self._loaded = False
@@ -110,6 +114,19 @@ class Sense(ABC):
 
     @abstractmethod
     def _extract(self, image: Image.Image, size: tuple[int, int]) -> SenseMap: ...
+
+    def extract_batch(self, images: Sequence[Image.Image], size: tuple[int, int]) -> list[SenseMap]:
+        """Maps of several RGB images at one `size` (H, W), in order: one batch through the network
+        for a `batched` sense, one image after another for the others (the same maps either way)."""
+        self.load(self.device)
+        images = [as_rgb(image) for image in images]
+        outs = self._extract_batch(images, size) if self.batched else [self._extract(im, size) for im in images]
+        for out in outs:
+            assert out.tensor.shape == (self.channels, *size), (self.name, tuple(out.tensor.shape))
+        return outs
+
+    def _extract_batch(self, images: list[Image.Image], size: tuple[int, int]) -> list[SenseMap]:
+        raise NotImplementedError(f"{self.name} declares batched = True but has no _extract_batch")
 
     def preview(self, tensor: torch.Tensor) -> Image.Image:
         """Colour preview of a map tensor (C, H, W); default: first channel as gray."""

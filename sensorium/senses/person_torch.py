@@ -4,6 +4,8 @@ on the CPU only, and GPU images often lack it: only the .tflite file is needed h
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -21,20 +23,25 @@ class TorchSelfiePerson(Sense):
     label = "person (mediapipe selfie segmentation, in torch)"
     channels = 1
     gpu = True  # a device provider: tried first where the sense set runs on CUDA
+    batched = True
+    port_of = "person-selfie"
 
     def __init__(self) -> None:
         super().__init__()
         self.net = None
 
     def _check_available(self) -> Availability:
-        from .mediapipe_ports import SELFIE_MODEL, mediapipe_model
+        from .mediapipe_ports import MODULES_ENV, SELFIE_MODEL, mediapipe_model
 
         try:
             import tflite  # noqa: F401  (the flatbuffer reader)
 
             mediapipe_model(SELFIE_MODEL)
-        except (ImportError, FileNotFoundError) as exc:
-            return Availability(False, f"{self.label}: {exc}")
+        except ImportError as exc:
+            return Availability(False, f"{self.label}: needs the `tflite` flatbuffer reader ({exc})")
+        except FileNotFoundError as exc:
+            hint = "" if os.environ.get(MODULES_ENV) else f"; or point ${MODULES_ENV} at a copy of mediapipe's modules/"
+            return Availability(False, f"{self.label}: {exc}{hint}")
         return Availability(True)
 
     def _load(self, device: torch.device) -> None:
@@ -53,10 +60,23 @@ class TorchSelfiePerson(Sense):
         return F.interpolate(full, size=size, mode="bilinear", align_corners=False).clamp(0, 1)
 
     def _extract(self, image: Image.Image, size: tuple[int, int]) -> SenseMap:
-        rgb = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255).permute(2, 0, 1)[None]
-        t = self.maps(rgb, size)[0].cpu().contiguous()
-        found = bool((t >= 0.5).any())
-        return SenseMap(self.modality, t, self.preview(t), found, "" if found else "no person found")
+        return self._extract_batch([image], size)[0]
+
+    def _extract_batch(self, images: list[Image.Image], size: tuple[int, int]) -> list[SenseMap]:
+        """One network call per group of equally sized images (a prepared set's crops: one call)."""
+        out: list[SenseMap | None] = [None] * len(images)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, image in enumerate(images):
+            groups.setdefault(image.size, []).append(i)
+        for indices in groups.values():
+            rgb = np.stack([np.asarray(images[i], dtype=np.uint8) for i in indices])  # (B, H, W, 3)
+            batch = torch.from_numpy(rgb).to(self.device).permute(0, 3, 1, 2).float() / 255
+            maps = self.maps(batch, size).cpu()
+            for i, t in zip(indices, maps, strict=True):
+                t = t.contiguous()
+                found = bool((t >= 0.5).any())
+                out[i] = SenseMap(self.modality, t, self.preview(t), found, "" if found else "no person found")
+        return out  # type: ignore[return-value]
 
     def preview(self, tensor: torch.Tensor) -> Image.Image:
         a = tensor[0].clamp(0, 1).cpu().numpy()[..., None]

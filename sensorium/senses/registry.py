@@ -107,28 +107,52 @@ def provider_env_var(modality: str) -> str:
     return f"SENSORIUM_{modality.upper()}_PROVIDER"
 
 
+def same_maps(a: str, b: str) -> bool:
+    """Whether providers `a` and `b` make the same maps: equal, or one a torch port of the other."""
+    def original(name: str) -> str:
+        cls = SENSE_CLASSES.get(name)
+        return (cls.port_of if cls is not None else None) or name
+
+    return original(a) == original(b)
+
+
+def rank_providers(modality: str, prefer: str | None = None,
+                   device: str | torch.device | None = None) -> tuple[Provider, ...]:  # fmt: skip
+    """The providers of `modality` in the order they are tried: the one chooser of the app (the
+    pipeline's SenseSet) and of training.prepare.
+
+    `prefer` (the provider a checkpoint's maps came from) and its torch port or original go first,
+    as they make the same maps; on a CUDA `device` the device providers (`gpu = True`, the ports)
+    go before the CPU ones, so mediapipe's networks run batched on the GPU. Where mediapipe is
+    missing, its providers are unavailable and `resolve` moves on to the ports, which need only
+    the .tflite files. Sorting is stable: the rest keep the spec's order.
+    """
+    candidates = providers_of(modality)
+    if prefer:
+        candidates = tuple(sorted(candidates, key=lambda p: not same_maps(p.name, prefer)))
+    if device is not None and torch.device(device).type == "cuda":
+        candidates = tuple(sorted(candidates, key=lambda p: not p.sense.gpu))
+    return candidates
+
+
 def resolve(modality: str, choice: SenseChoice | None = None, prefer: str | None = None,
             device: str | torch.device | None = None) -> tuple[Sense | None, list[str]]:  # fmt: skip
     """The sense to use for `modality` and the reasons of every provider skipped on the way.
 
-    With a provider (argument, else env var) only that one is tried; otherwise `prefer` (a
-    provider name, e.g. the one a checkpoint was trained with) goes first; on a CUDA `device`, the
-    device providers (`gpu = True`: torch ports of the same networks, same maps) go before both. A model override applies
-    to the providers that take weights. Returns (None, reasons) when nothing can run. Never raises
+    With a provider (argument, else env var) only that one is tried; otherwise they are tried in
+    `rank_providers` order (a checkpoint's `prefer` first, device providers first on CUDA). A model
+    override applies to the providers that take weights. Returns (None, reasons) when nothing can run. Never raises
     for availability (only for unknown modality / provider names).
     """
     choice = choice or SenseChoice()
-    candidates = providers_of(modality)
     wanted = choice.provider or os.environ.get(provider_env_var(modality)) or None
-    if not wanted and prefer:
-        candidates = tuple(sorted(candidates, key=lambda p: p.name != prefer))  # stable: the rest keep their order
-    if not wanted and device is not None and torch.device(device).type == "cuda":
-        candidates = tuple(sorted(candidates, key=lambda p: not getattr(p.sense, "gpu", False)))
     if wanted:
-        candidates = tuple(p for p in candidates if p.name == wanted)
+        candidates = tuple(p for p in providers_of(modality) if p.name == wanted)
         if not candidates:
             names = ", ".join(p.name for p in providers_of(modality))
             raise KeyError(f"no provider {wanted!r} for {modality!r}; choose one of: {names}")
+    else:
+        candidates = rank_providers(modality, prefer, device)
     reasons: list[str] = []
     for provider in candidates:
         sense = provider.factory(choice.model if provider.env_var else None)

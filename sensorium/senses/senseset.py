@@ -20,7 +20,7 @@ from ..modalities import DEFAULT_MODALITIES
 from .base import Availability, Sense, SenseMap, SenseUnavailable
 from .edges import CannyEdges
 from .map_cache import MapCache, image_hash
-from .registry import SenseChoice, providers_of, resolve
+from .registry import SenseChoice, providers_of, resolve, same_maps
 from .settings import SenseSettings
 
 __all__ = ["Extraction", "SenseSet", "image_hash"]
@@ -110,7 +110,7 @@ class SenseSet:
             sense.device = self.device
             skipped = f"using {sense.label}; skipped: " + " | ".join(reasons) if reasons else ""
             trained = self.preferred.get(modality)
-            if trained and sense.name != trained and reasons:  # skipped, not overridden by a pin
+            if trained and not same_maps(sense.name, trained) and reasons:  # skipped, not overridden by a pin
                 skipped = f"the checkpoint was trained on {trained} maps, which cannot run here; {skipped}"
             entry = (sense, skipped)
         with self._lock:
@@ -193,37 +193,78 @@ class SenseSet:
         new edge `settings` re-run only the edges sense. `cache=False` for frames that never repeat
         (a live webcam), so they do not push useful maps out of the cache.
         """
-        size = as_size(size, image)
-        digest = image_hash(image)
-        out = Extraction()
+        return self.extract_batch([image], size, modalities, cache, settings)[0]
+
+    def extract_batch(self, images: Sequence[Image.Image], size: Size = None, modalities: Sequence[str] | None = None,
+                      cache: bool = True, settings: SenseSettings | None = None) -> list[Extraction]:  # fmt: skip
+        """`extract` for several images at once, in order: a `batched` sense (a torch port) gets each
+        group of equally sized images as one batch, the others run image by image as `extract`
+        runs them. The maps equal `extract`'s; `.seconds` of a batched sense is its batch's wall time
+        shared equally among the batch's images.
+        """
+        sizes = [as_size(size, image) for image in images]
+        digests = [image_hash(image) for image in images]
+        outs = [Extraction() for _ in images]
+        notes: dict[str, str] = {}
         todo: list[tuple[str, Sense]] = []
         for m in self.modalities if modalities is None else modalities:  # [] asks for no map at all
             if m not in self.modalities:
                 raise KeyError(f"{m!r} is not in this SenseSet: {self.modalities}")
-            sense = self._usable(m, out.notes, settings)
+            sense = self._usable(m, notes, settings)
             if sense is not None:
                 todo.append((m, sense))
+        for out in outs:
+            out.notes.update(notes)
+        tasks: list[tuple[str, Sense, list[int]]] = []  # (modality, sense, the images it runs on in one call)
+        for m, sense in todo:
+            if sense.batched and len(images) > 1:
+                groups: dict[tuple, list[int]] = {}
+                for i, image in enumerate(images):
+                    groups.setdefault((image.size, sizes[i]), []).append(i)
+                tasks += [(m, sense, indices) for indices in groups.values()]
+            else:
+                tasks += [(m, sense, [i]) for i in range(len(images))]
 
-        def one(sense: Sense) -> tuple[SenseMap | Exception, float]:
+        def one(task: tuple[str, Sense, list[int]]) -> tuple[list[SenseMap] | Exception, float]:
+            _, sense, indices = task
             start = time.perf_counter()
             try:
-                compute = lambda: self._run(sense, image, size)  # noqa: E731
-                result = self.cache.get_or_compute(self._key(digest, size, sense), compute) if cache else compute()
-                return result, time.perf_counter() - start
+                return self._compute(sense, [images[i] for i in indices], [digests[i] for i in indices],
+                                     sizes[indices[0]], cache), time.perf_counter() - start  # fmt: skip
             except Exception as exc:  # a sense must never take the request down
                 return exc, time.perf_counter() - start
 
         # Senses are independent: run them side by side. The mediapipe graphs and torch release the
         # GIL, so CPU senses overlap each other and the GPU's; shared models and the face mesh have
         # their own locks. Results are the same as one after another (a test checks).
-        pool = _pool() if self.parallel and len(todo) > 1 else None
-        results = list(pool.map(lambda ms: one(ms[1]), todo)) if pool else [one(sense) for _, sense in todo]
-        for (m, sense), (result, seconds) in zip(todo, results, strict=True):
-            out.seconds[m] = seconds
-            if isinstance(result, Exception):
-                out.notes[m] = self._record_failure(m, sense, result)
-                continue
-            out[m] = result
-            if result.note:
-                out.notes[m] = result.note
-        return out
+        pool = _pool() if self.parallel and len(tasks) > 1 else None
+        results = list(pool.map(one, tasks)) if pool else [one(task) for task in tasks]
+        for (m, sense, indices), (result, seconds) in zip(tasks, results, strict=True):
+            message = self._record_failure(m, sense, result) if isinstance(result, Exception) else ""
+            for k, i in enumerate(indices):
+                out = outs[i]
+                out.seconds[m] = seconds / len(indices)
+                if message:
+                    out.notes[m] = message
+                    continue
+                out[m] = result[k]  # type: ignore[index]
+                if result[k].note:  # type: ignore[index]
+                    out.notes[m] = result[k].note  # type: ignore[index]
+        return outs
+
+    def _compute(self, sense: Sense, images: list[Image.Image], digests: list[str], size: tuple[int, int],
+                 cache: bool) -> list[SenseMap]:  # fmt: skip
+        """`sense`'s maps of `images` (one call for several), through the map cache when `cache`."""
+        if len(images) == 1:  # get_or_compute: concurrent requests for one image share one run
+            compute = lambda: self._run(sense, images[0], size)  # noqa: E731
+            return [self.cache.get_or_compute(self._key(digests[0], size, sense), compute) if cache else compute()]
+        keys = [self._key(d, size, sense) for d in digests]
+        found = [self.cache.get(k) if cache else None for k in keys]
+        missing = [i for i, m in enumerate(found) if m is None]
+        if missing:
+            sense.load(self.device)
+            for i, computed in zip(missing, sense.extract_batch([images[i] for i in missing], size), strict=True):
+                found[i] = computed
+                if cache:
+                    self.cache.put(keys[i], computed)
+        return found  # type: ignore[return-value]

@@ -1,0 +1,136 @@
+"""training.prepare on the senses' device paths: the torch ports batched give the files mediapipe
+gives (same keys, dtypes and shapes; maps within the ports' parity tolerance), and on a machine
+without mediapipe (or gradio) it runs the ports and names the senses it cannot run, no crash."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sensorium.senses import SenseSet
+from sensorium.senses.mediapipe_ports import FACE_DETECTION_MODEL, FACE_LANDMARK_MODEL, SELFIE_MODEL, mediapipe_model
+from sensorium.senses.registry import rank_providers, resolve
+from training.prepare import main as prepare_main
+
+ROOT = Path(__file__).resolve().parents[1]
+PHOTOS = [ROOT / "assets/examples" / f"content_{n}.jpg" for n in ("astronaut", "obama_portrait", "group_sofa")]
+MEAN_LEVELS, MAX_LEVELS, MIN_IOU = 0.005 * 255, 0.2 * 255, 0.98  # the port's parity tolerance (test_tflite_ports)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("photos")
+    for path in PHOTOS:
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+def _prepare(photos: Path, out: Path, *extra: str) -> dict:
+    return prepare_main([str(photos), "--out", str(out), "--resolution", "128", "--senses", "person,edges",
+                         "--workers", "1", "--sense-device", "cpu", *extra])  # fmt: skip
+
+
+def test_ports_batched_write_the_files_mediapipe_writes(photos, tmp_path, monkeypatch):
+    """The forced port path (batch 3, then batch 1) against the mediapipe path on three real photos."""
+    mediapipe = _prepare(photos, tmp_path / "mediapipe")
+    monkeypatch.setenv("SENSORIUM_PERSON_PROVIDER", "person-selfie-torch")
+    batched = _prepare(photos, tmp_path / "batched", "--sense-batch", "3")
+    single = _prepare(photos, tmp_path / "single", "--sense-batch", "1")
+    assert len(mediapipe["done"]) == len(batched["done"]) == len(single["done"]) == 3
+    assert batched["senses"]["person"] == "person-selfie-torch (batched on cpu)"
+    assert mediapipe["senses"]["person"] == "person-selfie"
+    for path in PHOTOS:
+        name = path.stem + ".npz"
+        with np.load(tmp_path / "mediapipe" / name) as a, np.load(tmp_path / "batched" / name) as b, \
+                np.load(tmp_path / "single" / name) as c:  # fmt: skip
+            assert sorted(a.files) == sorted(b.files) == sorted(c.files)
+            for key in a.files:  # uint8 arrays alike; strings (provider names, notes) as strings
+                same_type = a[key].dtype == b[key].dtype if a[key].dtype.kind == "u" else b[key].dtype.kind == "U"
+                assert same_type and a[key].shape == b[key].shape, key
+            assert str(b["sense_person"]) == "person-selfie-torch" and str(a["sense_person"]) == "person-selfie"
+            np.testing.assert_array_equal(a["image"], b["image"])
+            np.testing.assert_array_equal(a["map_edges"], b["map_edges"])
+            want, got = a["map_person"].astype(np.int32), b["map_person"].astype(np.int32)
+            diff = np.abs(got - want)
+            iou = ((want >= 128) & (got >= 128)).sum() / max(((want >= 128) | (got >= 128)).sum(), 1)
+            assert diff.mean() <= MEAN_LEVELS and diff.max() <= MAX_LEVELS and iou >= MIN_IOU, (name, diff.mean(), iou)
+            # One batch or one image per call: the same network on the same crops, up to rounding.
+            assert np.abs(c["map_person"].astype(np.int32) - got).max() <= 1
+
+
+def test_extract_batch_equals_extract_per_image(monkeypatch):
+    monkeypatch.setenv("SENSORIUM_PERSON_PROVIDER", "person-selfie-torch")
+    images = [Image.open(p).convert("RGB").resize((160, 160)) for p in PHOTOS[:2]]
+    images.append(Image.open(PHOTOS[2]).convert("RGB").resize((200, 120)))  # another size: its own batch
+    batched = SenseSet(["person", "edges"]).extract_batch(images, 96)
+    one_by_one = [SenseSet(["person", "edges"]).extract(image, 96) for image in images]
+    for a, b in zip(batched, one_by_one, strict=True):
+        assert set(a) == set(b) == {"person", "edges"} and a["person"].found == b["person"].found
+        assert (a["person"].tensor - b["person"].tensor).abs().max() <= 1e-5
+        assert (a["edges"].tensor == b["edges"].tensor).all()
+
+
+def test_the_chooser_treats_a_port_and_its_original_as_the_same_maps():
+    """A checkpoint prepared on a GPU (person-selfie-torch maps) gets mediapipe's faster CPU sense
+    here, and no "trained on other maps" warning; on CUDA the port still goes first."""
+    assert resolve("person", prefer="person-selfie-torch")[0].name == "person-selfie"
+    assert [p.name for p in rank_providers("person", "person-selfie-torch", "cuda")] == [
+        "person-selfie-torch", "person-selfie"]  # fmt: skip
+    senses = SenseSet(["person"], preferred={"person": "person-selfie-torch"})
+    assert senses.sense("person").name == "person-selfie" and not senses.status()["person"].reason
+
+
+def test_sense_device_cuda_without_cuda_is_a_clear_error(photos, tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(SystemExit):
+        prepare_main([str(photos), "--out", str(tmp_path), "--sense-device", "cuda"])
+    assert "no CUDA device" in capsys.readouterr().err
+
+
+BLOCKED = """
+import json, sys
+for name in ("mediapipe", "gradio"):
+    sys.modules[name] = None  # `import mediapipe` / `import gradio` now fail, as on a machine without them
+from training.prepare import main
+report = main(sys.argv[1:])
+loaded = sorted({m.split(".")[0] for m in sys.modules if m.split(".")[0] in ("mediapipe", "gradio")
+                 and sys.modules[m] is not None})
+print(json.dumps({"report": report, "loaded": loaded}))
+"""
+
+
+def test_prepare_without_mediapipe_or_gradio_runs_the_ports_and_names_what_cannot_run(photos, tmp_path):
+    """The GPU machines' situation: no mediapipe, no gradio, only the .tflite files in a folder."""
+    modules = tmp_path / "modules"
+    for relative in (SELFIE_MODEL, FACE_DETECTION_MODEL, FACE_LANDMARK_MODEL):
+        (modules / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(mediapipe_model(relative), modules / relative)
+    out = tmp_path / "prepared"
+    env = {**os.environ, "SENSORIUM_MEDIAPIPE_MODULES": str(modules), "OMP_NUM_THREADS": "1"}
+    args = [str(photos), "--out", str(out), "--resolution", "128", "--senses", "person,pose,edges",
+            "--workers", "1", "--sense-batch", "3"]  # fmt: skip
+    run = subprocess.run([sys.executable, "-c", BLOCKED, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    report = result["report"]
+    assert result["loaded"] == [] and len(report["done"]) == 3
+    assert report["senses"]["person"].startswith("person-selfie-torch (batched on cpu)")
+    assert report["senses"]["pose"].startswith("cannot run here") and "mediapipe" in report["senses"]["pose"]
+    assert "pose: cannot run here" in run.stdout  # said before the run, not only in the files
+    with np.load(out / "content_astronaut.npz") as f:
+        assert f["map_person"].dtype == np.uint8 and f["map_person"].shape == (1, 128, 128)
+        assert str(f["sense_person"]) == "person-selfie-torch" and "map_pose" not in f.files
+        assert "mediapipe" in str(f["note_pose"])  # the file says why it has no pose map
+    assert json.loads((out / "prepare_report.json").read_text())["senses"] == report["senses"]
