@@ -17,14 +17,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import tflite_mediapipe_ops as mp_ops
 from . import tflite_ops as ops
-from .tflite_graph import GraphInfo, OpInfo, UnsupportedOpError, read_graph
+from .tflite_graph import MEDIAPIPE_FLEX_OPS, GraphInfo, OpInfo, UnsupportedOpError, read_graph
 
 SUPPORTED_OPS = frozenset({
     "CONV_2D", "DEPTHWISE_CONV_2D", "custom:Convolution2DTransposeBias", "AVERAGE_POOL_2D", "MAX_POOL_2D",
     "ADD", "MUL", "SUB", "RELU", "RELU6", "LOGISTIC", "TANH", "HARD_SWISH", "PRELU", "PAD",
-    "RESIZE_BILINEAR", "RESHAPE", "CONCATENATION", "MEAN", "DEPTH_TO_SPACE", "FULLY_CONNECTED",
+    "RESIZE_BILINEAR", "RESHAPE", "CONCATENATION", "MEAN", "DEPTH_TO_SPACE", "FULLY_CONNECTED", "STRIDED_SLICE",
+    "custom:Landmarks2TransformMatrix", "custom:TransformTensorBilinear", "custom:TransformLandmarks",
 })  # fmt: skip
+VERSIONED_OPS = {f"custom:{name}": 2 for name in MEDIAPIPE_FLEX_OPS}  # the op versions implemented
 
 
 def _nchw_const(arr: np.ndarray) -> torch.Tensor:
@@ -39,6 +42,9 @@ class TFLiteModule(nn.Module):
     def __init__(self, graph: GraphInfo) -> None:
         super().__init__()
         unknown = sorted({op.kind for op in graph.ops} - SUPPORTED_OPS)
+        unknown += sorted({f"{op.kind} (version {op.options['version']}; only {VERSIONED_OPS[op.kind]} is implemented)"
+                           for op in graph.ops if op.kind in VERSIONED_OPS
+                           and op.options["version"] != VERSIONED_OPS[op.kind]})  # fmt: skip
         if unknown:
             raise UnsupportedOpError(
                 f"{Path(graph.path).name}: unsupported TFLite op(s) {', '.join(unknown)} "
@@ -73,7 +79,7 @@ class TFLiteModule(nn.Module):
                 self._keep(k, 2, torch.from_numpy(consts[2].astype(np.float32)))
             return
         for slot, c in enumerate(consts):
-            if c is None or op.kind in ("RESHAPE", "PAD", "MEAN", "RESIZE_BILINEAR"):
+            if c is None or op.kind in ("RESHAPE", "PAD", "MEAN", "RESIZE_BILINEAR", "STRIDED_SLICE"):
                 continue  # shape-like arguments stay numpy; read in _run
             t = _nchw_const(c) if out_rank == 4 and c.ndim <= 4 else torch.from_numpy(c.astype(np.float32))
             self._keep(k, slot, t)
@@ -138,6 +144,14 @@ class TFLiteModule(nn.Module):
             return self._mean(x, const[1], o["keep_dims"], self.ranks[op.inputs[0]])
         elif kind == "DEPTH_TO_SPACE":
             return ops.depth_to_space(x, o["block"])
+        elif kind == "STRIDED_SLICE":
+            return self._strided_slice(x, op, const)
+        elif kind == "custom:Landmarks2TransformMatrix":
+            return mp_ops.landmarks_to_transform_matrix(x, o)
+        elif kind == "custom:TransformTensorBilinear":
+            return mp_ops.transform_tensor_bilinear(x, env[op.inputs[1]], (o["output_height"], o["output_width"]))
+        elif kind == "custom:TransformLandmarks":
+            return mp_ops.transform_landmarks(x, env[op.inputs[1]])
         else:  # unreachable: the constructor refused unknown ops
             raise UnsupportedOpError(f"{Path(self.path).name}: unsupported TFLite op {kind}")
         return ops.activate(y, o.get("activation", "none"))
@@ -166,6 +180,14 @@ class TFLiteModule(nn.Module):
         target = list(self.graph.tensors[op.outputs[0]].shape)
         target[0] = x.shape[0]  # the graph is stored with batch 1: keep the caller's batch
         y = x.reshape(target)
+        return y.permute(0, 3, 1, 2) if y.dim() == 4 else y
+
+    def _strided_slice(self, x: torch.Tensor, op: OpInfo, const: list) -> torch.Tensor:
+        rank = self.ranks[op.inputs[0]]
+        if rank == 4:
+            x = x.permute(0, 2, 3, 1)
+        begin, end, strides = ([int(v) for v in np.asarray(c).reshape(-1)] for c in const[1:4])
+        y = mp_ops.strided_slice(x, begin, end, strides, self.graph.tensors[op.inputs[0]].shape, op.options)
         return y.permute(0, 3, 1, 2) if y.dim() == 4 else y
 
     @staticmethod

@@ -61,9 +61,30 @@ def _table(op: Any, cls: type) -> Any:
     return opt
 
 
-def _options(kind: str, op: Any) -> dict[str, Any]:
+MEDIAPIPE_FLEX_OPS = ("Landmarks2TransformMatrix", "TransformTensorBilinear", "TransformLandmarks")
+
+
+def _flex_options(op: Any) -> dict[str, Any]:
+    """A custom op's options stored as a flexbuffer map (mediapipe's attention-mesh ops); {} if none."""
+    from flatbuffers import flexbuffers
+
+    if op.CustomOptionsLength() == 0:
+        return {}
+    return dict(flexbuffers.Loads(op.CustomOptionsAsNumpy().tobytes()))
+
+
+def _options(kind: str, op: Any, version: int = 1) -> dict[str, Any]:
     """The options each supported op reads, as a plain dict (an op without options gets {})."""
     import tflite
+
+    if kind.removeprefix("custom:") in MEDIAPIPE_FLEX_OPS:
+        return {**_flex_options(op), "version": version}
+    if kind == "STRIDED_SLICE":
+        o = _table(op, tflite.StridedSliceOptions)
+        return {
+            "begin_mask": o.BeginMask(), "end_mask": o.EndMask(), "ellipsis_mask": o.EllipsisMask(),
+            "new_axis_mask": o.NewAxisMask(), "shrink_axis_mask": o.ShrinkAxisMask(),
+        }  # fmt: skip
 
     if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
         cls = tflite.Conv2DOptions if kind == "CONV_2D" else tflite.DepthwiseConv2DOptions
@@ -215,7 +236,7 @@ def read_graph(path: str | Path) -> GraphInfo:
         if kind == "CUSTOM":
             kind = "custom:" + code.CustomCode().decode()
         ops.append(OpInfo(kind, [int(v) for v in op.InputsAsNumpy()], [int(v) for v in op.OutputsAsNumpy()],
-                          _options(kind, op)))  # fmt: skip
+                          _options(kind, op, code.Version())))  # fmt: skip
     graph = GraphInfo(str(path), tensors, [], [int(v) for v in sub.InputsAsNumpy()],
                       [int(v) for v in sub.OutputsAsNumpy()])  # fmt: skip
     for op in ops:
