@@ -70,7 +70,10 @@ class MeshFaceDepth(FaceMeshSense):
     channels = 1
 
     def _extract(self, image: Image.Image, size: tuple[int, int]) -> SenseMap:
-        faces = face_mesh(image, self.max_faces)
+        return self._map(face_mesh(image, self.max_faces), size)
+
+    def _map(self, faces: list[np.ndarray], size: tuple[int, int]) -> SenseMap:
+        """The map of one image's face meshes (shared with the torch port's sense)."""
         depth = np.zeros(size, dtype=np.float32)
         for landmarks in faces:
             n = 468  # the tesselation covers the 468 mesh points (not the iris extras)

@@ -57,7 +57,10 @@ class MeshFaceLandmarks(FaceMeshSense):
     channels = len(FACE_PARTS)
 
     def _extract(self, image: Image.Image, size: tuple[int, int]) -> SenseMap:
-        faces = face_mesh(image, self.max_faces)
+        return self._map(face_mesh(image, self.max_faces), size)
+
+    def _map(self, faces: list[np.ndarray], size: tuple[int, int]) -> SenseMap:
+        """The map of one image's face meshes (shared with the torch port's sense)."""
         t = torch.from_numpy(render_contours(faces, size))
         note = "" if faces else "no face found"
         extras = {"faces": len(faces), "landmarks": [f.copy() for f in faces]}

@@ -1,12 +1,16 @@
 """Geometry derived from mediapipe's canonical face mesh: region outlines and mesh triangles.
 
-Connection sets come from `mediapipe.solutions.face_mesh` (FACEMESH_*); these helpers turn them
-into pixel polygons and a triangle list (the tesselation's 3-cliques) for rasterisation.
+Connection sets are mediapipe 0.10.21's `solutions.face_mesh.FACEMESH_*`, kept in
+face_mesh_connections.json so the torch face senses run where mediapipe is not installed
+(tests/test_face_senses_torch.py checks the copy); these helpers turn them into pixel polygons and
+a triangle list (the tesselation's 3-cliques) for rasterisation.
 """
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -16,11 +20,18 @@ from .draw import edge_chains, outline
 LEFT_IRIS_CENTER, RIGHT_IRIS_CENTER = 473, 468
 
 
+CONNECTIONS_FILE = Path(__file__).with_name("face_mesh_connections.json")
+
+
+@lru_cache(maxsize=1)
+def _all_connections() -> dict[str, frozenset[tuple[int, int]]]:
+    data = json.loads(CONNECTIONS_FILE.read_text())
+    return {name: frozenset((int(a), int(b)) for a, b in edges) for name, edges in data.items()}
+
+
 def connections(name: str) -> frozenset[tuple[int, int]]:
     """A FACEMESH_* connection set by its suffix, e.g. "LIPS", "LEFT_EYE"."""
-    import mediapipe as mp
-
-    return frozenset(getattr(mp.solutions.face_mesh, f"FACEMESH_{name}"))
+    return _all_connections()[name]
 
 
 def to_pixels(landmarks: np.ndarray, size: tuple[int, int]) -> np.ndarray:

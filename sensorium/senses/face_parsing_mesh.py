@@ -55,8 +55,12 @@ class MeshFaceParsing(FaceMeshSense):
     solutions = ("face_mesh", "selfie_segmentation")
 
     def _extract(self, image: Image.Image, size: tuple[int, int]) -> SenseMap:
-        person = resize_probability(person_probability(image), size) >= 0.5
-        faces = face_mesh(image, self.max_faces)
+        return self._map(face_mesh(image, self.max_faces), resize_probability(person_probability(image), size))
+
+    def _map(self, faces: list[np.ndarray], person_prob: np.ndarray) -> SenseMap:
+        """The map of one image's face meshes over its person probability (H, W) at the map size
+        (shared with the torch port's sense)."""
+        person = person_prob >= 0.5
         classes = np.where(person, _C["person"], _C["background"]).astype(np.int64)
         for landmarks in faces:
             paint_face(classes, landmarks)

@@ -28,6 +28,7 @@ from .depth import TransformersDepth
 from .edges import CannyEdges, HedEdges
 from .face_depth import MeshFaceDepth
 from .face_landmarks import MeshFaceLandmarks
+from .face_mesh_torch import TorchMeshFaceDepth, TorchMeshFaceLandmarks, TorchMeshFaceParsing
 from .face_parsing import TransformersFaceParsing
 from .face_parsing_mesh import MeshFaceParsing
 from .openpose import OpenPose
@@ -79,7 +80,8 @@ class SenseChoice:
 SENSE_CLASSES: dict[str, type[Sense]] = {
     cls.name: cls
     for cls in (TransformersDepth, TransformersSegmentation, TransformersFaceParsing, MeshFaceParsing,
-                MeshFaceDepth, SelfiePerson, TorchSelfiePerson, OpenPose, MediapipePose, MeshFaceLandmarks, CannyEdges, HedEdges)
+                MeshFaceDepth, SelfiePerson, TorchSelfiePerson, OpenPose, MediapipePose, MeshFaceLandmarks, CannyEdges, HedEdges,
+                TorchMeshFaceLandmarks, TorchMeshFaceParsing, TorchMeshFaceDepth)
 }  # fmt: skip
 
 
