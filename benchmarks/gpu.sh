@@ -6,13 +6,18 @@
 #   bash benchmarks/gpu.sh train DIR MINUTES   # training/train_demo.sh: demo recipe, export, evaluation
 #   bash benchmarks/gpu.sh all DIR SECONDS     # train for what the benchmarks leave of SECONDS, then
 #                                              # the checks and the benchmarks
+#   bash benchmarks/gpu.sh ports DIR           # mediapipe's networks in torch on CUDA (~5 min): their
+#       checks and training.prepare on the GPU with them (benchmarks/gpu_ports.py), their batched
+#       latency against the CPU (bench_ports: batch 1/16/64 at 256²/512²) and prepare's throughput
+#       (bench_prepare). The machine has no mediapipe and no `tflite` reader: first run
+#       `python -m benchmarks.gpu_bundle` where mediapipe is installed and carry `.gpu_bundle`.
 # Data: data/prepared/portraits and data/prepared/portraits_val (model card, "Reproduce").
 # Without internet, SENSORIUM_OFFLINE=1 skips the VGG/AlexNet/Inception download probes and the
 # perceptual loss takes its logged random-VGG fallback; where mediapipe is missing, the senses it
 # provides are benchmarked through full-size random replicas of the transformers models only.
 set -u
 MODE=${1:-}; DIR=${2:-}; ARG=${3:-}
-[ -n "$MODE" ] && [ -n "$DIR" ] || { echo "usage: gpu.sh checks|bench DIR | train DIR MINUTES | all DIR SECONDS"; exit 2; }
+[ -n "$MODE" ] && [ -n "$DIR" ] || { echo "usage: gpu.sh checks|bench|ports DIR | train DIR MINUTES | all DIR SECONDS"; exit 2; }
 mkdir -p "$DIR"
 export PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=${TORCHINDUCTOR_CACHE_DIR:-/tmp/inductor}
 
@@ -33,9 +38,33 @@ bench() {
   grep "^|" "$B" | head -40
 }
 
+ports_setup() {  # the `tflite` reader and the .tflite files from .gpu_bundle where the machine lacks them
+  local B=${SENSORIUM_GPU_BUNDLE:-$PWD/.gpu_bundle}
+  if ! python -c "import tflite" 2>/dev/null; then
+    ls "$B"/wheels/tflite-*.whl >/dev/null 2>&1 || { echo "no $B/wheels: run python -m benchmarks.gpu_bundle, carry .gpu_bundle"; return 1; }
+    python -m pip install -q --no-index --no-deps --no-compile --target /tmp/ports_site "$B"/wheels/*.whl || return 1
+    export PYTHONPATH=/tmp/ports_site${PYTHONPATH:+:$PYTHONPATH}
+  fi
+  python -c "import mediapipe" 2>/dev/null || export SENSORIUM_MEDIAPIPE_MODULES="$B/mediapipe_modules"
+  export SENSORIUM_GPU_BUNDLE="$B" SENSORIUM_OFFLINE=1 HF_HUB_OFFLINE=1
+}
+ports() {  # PORTS_DEVICE=cpu PORTS_BATCHES="1 2" PORTS_SIZES=128 PORTS_IMAGES=8: a dry run of the plumbing
+  local DEV=${PORTS_DEVICE:-cuda} BATCHES=${PORTS_BATCHES:-1 16 64} SIZES=${PORTS_SIZES:-256 512}
+  ports_setup || return 1
+  timeout 150 python -m benchmarks.gpu_checks --ports-only --device "$DEV" --out "$DIR" > "$DIR/ports_checks.txt" 2>&1
+  grep -a "^PASS\|^FAIL" "$DIR/ports_checks.txt" | cut -c1-300
+  timeout 240 python -m benchmarks.bench_ports --devices "$DEV" cpu --batches $BATCHES --sizes $SIZES --budget 5 \
+    > "$DIR/ports.md" 2>&1
+  timeout 200 python -m benchmarks.bench_prepare --images "${PORTS_IMAGES:-128}" --devices "$DEV" cpu --batches $BATCHES \
+    --rounds 2 --no-write > "$DIR/prepare_log.txt" 2>&1
+  grep -a "^|\|^20\|^###" "$DIR/prepare_log.txt" > "$DIR/prepare.md"
+  cat "$DIR/ports.md" "$DIR/prepare.md" | grep -a "^|\|^CUDA" | cut -c1-400
+}
+
 case "$MODE" in
 checks) machine; checks ;;
 bench) machine; bench ;;
+ports) machine; ports ;;
 train) machine; RUN=${RUN:-/tmp/sensorium_demo_run} bash training/train_demo.sh "$DIR/demo" "${ARG:-8}" ;;
 all)
   BUDGET=${ARG:-560}; START=$SECONDS
@@ -47,5 +76,5 @@ all)
   LEFT=$(( BUDGET - (SECONDS - START) - 130 ))
   bench $(( LEFT > 30 ? LEFT : 30 ))
   echo "all done at $(( SECONDS - START )) s" ;;
-*) echo "usage: gpu.sh checks|bench DIR | train DIR MINUTES | all DIR SECONDS"; exit 2 ;;
+*) echo "usage: gpu.sh checks|bench|ports DIR | train DIR MINUTES | all DIR SECONDS"; exit 2 ;;
 esac

@@ -1,14 +1,21 @@
 """CUDA behaviour checks (bf16 autocast, channels_last): the same properties the CPU tests prove,
 on the device. Prints one line per check and a JSON summary; exits non-zero on a failure.
 
-    python -m benchmarks.gpu_checks
+    python -m benchmarks.gpu_checks [--ports | --ports-only] [--out DIR]
+
+With --ports, also the torch ports of mediapipe's networks on CUDA (benchmarks/gpu_ports.py):
+their outputs against the CPU's, and training.prepare run on the GPU with them on the bundled
+content photos, its maps against mediapipe's own (`.gpu_bundle/reference`, made by
+benchmarks/gpu_bundle.py); the report lands in DIR. Imports neither mediapipe nor gradio.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
+from pathlib import Path
 
 import torch
 
@@ -17,14 +24,33 @@ from sensorium.layers import modulated_conv2d
 from sensorium.model import Sensorium
 
 
-def main() -> int:
-    dev = torch.device("cuda")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ports", action="store_true", help="also the mediapipe ports and prepare on CUDA")
+    parser.add_argument("--ports-only", action="store_true", help="only those")
+    parser.add_argument("--out", type=Path, help="where the ports' prepare report is written")
+    parser.add_argument("--device", default="cuda", help="cpu: a dry run of the ports' checks (their plumbing)")
+    args = parser.parse_args(argv)
+    dev = torch.device(args.device)
     results = {}
 
     def check(name: str, ok: bool, detail: str = "") -> None:
         results[name] = {"ok": bool(ok), "detail": detail}
         print(f"{'PASS' if ok else 'FAIL'} {name} {detail}", flush=True)
 
+    if not args.ports_only:
+        model_checks(dev, check)
+    if args.ports or args.ports_only:
+        from benchmarks.gpu_ports import port_checks
+
+        port_checks(dev, check, args.out)
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
+    print(json.dumps({"device": name, "torch": torch.__version__, "checks": results}))
+    return 0 if all(r["ok"] for r in results.values()) else 1
+
+
+def model_checks(dev: torch.device, check) -> None:
+    """The model's CUDA paths: modulated conv forms, bf16 + channels_last, fused runtimes, CPU parity."""
     torch.manual_seed(0)
     x, w, s = torch.randn(16, 128, 64, 64, device=dev), torch.randn(128, 128, 3, 3, device=dev), torch.rand(16, 128, device=dev) + 0.5
     with torch.autocast("cuda", torch.bfloat16):
@@ -81,8 +107,6 @@ def main() -> int:
     loss.backward()
     dead = [n for n, p in model.named_parameters() if p.grad is None]
     check("bf16 backward reaches parameters", not dead, f"{len(dead)} without grad")
-    print(json.dumps({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "checks": results}))
-    return 0 if all(r["ok"] for r in results.values()) else 1
 
 
 if __name__ == "__main__":
