@@ -106,11 +106,11 @@ def run(images: int = 32, resolution: int = 256, senses: tuple[str, ...] = ("per
     names = " · ".join(dict.fromkeys(device_name(torch.device(d)) for d in devices))
     lines = [header(f"training.prepare throughput, {images} photos at {resolution}²", torch.device(devices[0]),
                     f"senses {','.join(senses)}; best of {rounds} interleaved rounds; {names}"),  # fmt: skip
-             "| configuration | senses ran | images done | ms / image | images / s |",
+             "| configuration | providers | images done | ms / image | images / s |",
              "| --- | --- | ---: | ---: | ---: |"]  # fmt: skip
     for k, (label, *_) in enumerate(configs):
         report = used[k]
-        ran = "; ".join(f"{m}: {how[:60]}" for m, how in report["senses"].items())
+        ran = ", ".join(how.split(" ")[0] if not how.startswith("cannot") else f"no {m}" for m, how in report["senses"].items())
         done = len(report["done"])
         lines.append(f"| {label} | {ran} | {done} | {best[k] * 1e3 / images:.1f} | {images / best[k]:.2f} |")
     return "\n".join(lines)

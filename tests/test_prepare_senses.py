@@ -156,3 +156,30 @@ def test_the_gpu_scripts_ports_path_runs_without_mediapipe_or_gradio(tmp_path):
     rows = [line for line in run.stdout.splitlines() if line.startswith("| ") and "64²" in line]
     assert len(rows) >= 3 and all(len(r.split("|")) == 6 for r in rows), run.stdout
     assert subprocess.run(["bash", "-n", str(ROOT / "benchmarks/gpu.sh")]).returncode == 0
+
+
+def test_the_face_senses_share_one_mesh_per_image(monkeypatch):
+    """Regression: a prepared image ran the face-mesh port once per face sense (three times) and the
+    person port twice (person + face parsing); now each runs once, as mediapipe's graphs do."""
+    from sensorium.senses import face_mesh_port, mediapipe_ports
+
+    calls = {"mesh": [], "person": []}
+    mesh_batch, person_forward = face_mesh_port.face_mesh_batch, mediapipe_ports.PersonNet.forward
+
+    def counted_mesh(images, *args, **kwargs):
+        calls["mesh"].append(len(images))
+        return mesh_batch(images, *args, **kwargs)
+
+    def counted_person(self, images, *args, **kwargs):
+        calls["person"].append(images.shape[0])
+        return person_forward(self, images, *args, **kwargs)
+
+    monkeypatch.setattr(face_mesh_port, "face_mesh_batch", counted_mesh)
+    monkeypatch.setattr(mediapipe_ports.PersonNet, "forward", counted_person)
+    modalities = ["person", "face_landmarks", "face_depth", "face_parsing"]
+    for m in modalities:
+        monkeypatch.setenv(f"SENSORIUM_{m.upper()}_PROVIDER", f"{resolve(m)[0].name}-torch")
+    images = [Image.open(p).convert("RGB").resize((128, 128)) for p in PHOTOS[:2]]
+    maps = SenseSet(modalities).extract_batch(images, 128)
+    assert all(set(m) == set(modalities) for m in maps)
+    assert calls == {"mesh": [2], "person": [2]}

@@ -18,6 +18,7 @@ from .face_depth import MeshFaceDepth
 from .face_landmarks import MeshFaceLandmarks
 from .face_parsing_mesh import MeshFaceParsing
 from .mediapipe_ports import SELFIE_MODEL
+from .recent import recent
 
 
 def _tensors(images: list[Image.Image]) -> list[torch.Tensor]:
@@ -53,9 +54,12 @@ class TorchFaceMeshSense:
         face_mesh_port(device, self.max_faces)  # type: ignore[attr-defined]
 
     def _meshes(self, images: list[Image.Image]) -> list[list[np.ndarray]]:
+        """One mesh per image for all three face senses (sensorium/senses/recent.py)."""
         from .face_mesh_port import face_mesh_batch
 
-        return face_mesh_batch(_tensors(images), self.device, self.max_faces)  # type: ignore[attr-defined]
+        device, max_faces = self.device, self.max_faces  # type: ignore[attr-defined]
+        memo = recent(("face-mesh-port", str(device), max_faces))
+        return memo.batch(images, lambda todo: face_mesh_batch(_tensors(todo), device, max_faces))
 
     def _extract(self, image: Image.Image, size: tuple[int, int]) -> SenseMap:
         return self._extract_batch([image], size)[0]

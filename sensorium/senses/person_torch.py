@@ -13,6 +13,7 @@ from PIL import Image
 
 from .base import Availability, Sense, SenseMap
 from .person import PERSON_COLOR
+from .recent import recent
 
 
 class TorchSelfiePerson(Sense):
@@ -63,7 +64,12 @@ class TorchSelfiePerson(Sense):
         return self._extract_batch([image], size)[0]
 
     def _extract_batch(self, images: list[Image.Image], size: tuple[int, int]) -> list[SenseMap]:
-        """One network call per group of equally sized images (a prepared set's crops: one call)."""
+        """One network call per group of equally sized images (a prepared set's crops: one call),
+        shared with the mesh face parsing, which reads the same mask (sensorium/senses/recent.py)."""
+        memo = recent(("person-port", str(self.device)))
+        return memo.batch(images, lambda todo: self._run_batch(todo, size), extra=tuple(size))
+
+    def _run_batch(self, images: list[Image.Image], size: tuple[int, int]) -> list[SenseMap]:
         out: list[SenseMap | None] = [None] * len(images)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, image in enumerate(images):
