@@ -27,7 +27,10 @@ if str(ROOT) not in sys.path:
 from benchmarks.bench_senses import _variants  # noqa: E402
 from benchmarks.common import header, sync  # noqa: E402
 
-PHOTOS = (("astronaut 512², 1 face", "content_astronaut.jpg"), ("four women 512×410, 4 faces", "content_group_four_women.jpg"))
+PHOTOS = (
+    ("astronaut 512², 1 face", "content_astronaut.jpg"),
+    ("four women 512×410, 4 faces", "content_group_four_women.jpg"),
+)
 BATCH = 8
 
 
@@ -42,7 +45,9 @@ def run(quick: bool = False, device: str = "cpu") -> str:
     dev = torch.device(device)
     rounds = 3 if quick else 10
     lines = [
-        header("Face mesh (478 points): mediapipe vs the torch port", dev, f"warm median of {rounds} interleaved rounds"),
+        header(
+            "Face mesh (478 points): mediapipe vs the torch port", dev, f"warm median of {rounds} interleaved rounds"
+        ),
         f"| photo | mediapipe 1 image ms | port 1 image ms | mediapipe {BATCH} images ms/img "
         f"| port batch {BATCH} ms/img | port / mediapipe (1 image) |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",

@@ -13,6 +13,7 @@ from . import (
     bench_app,
     bench_data,
     bench_explore,
+    bench_face_mesh,
     bench_generator,
     bench_pipeline,
     bench_runtime,
@@ -32,6 +33,7 @@ def main() -> None:
     t0 = time.perf_counter()
     bench_generator.run(a.quick, a.device, "demo", write)
     publish(bench_senses.run(a.quick, a.device or "cpu"), write)
+    publish(bench_face_mesh.run(a.quick, a.device or "cpu"), write)
     bench_training.run(a.quick, "demo", write=write)
     bench_data.run(a.quick, write=write)
     bench_pipeline.run(a.quick, a.device, write=write)

@@ -30,7 +30,7 @@ def _crops(path) -> tuple[torch.Tensor, list]:
     """The port's 192² crops of a photo's faces (uint8-exact, as mediapipe warps) and their ROIs."""
     image = tensor_of(path)[0]
     port = face_mesh_port()
-    rois = port.rois(image)
+    rois = port.rois([image])[0]
     if not rois:
         return torch.zeros(0, 3, 192, 192), []
     h, w = image.shape[-2:]

@@ -148,11 +148,18 @@ class FaceMeshPort(nn.Module):
         self.max_faces = max_faces
         self.min_presence = min_presence
 
-    def rois(self, image: torch.Tensor) -> list[FaceRoi]:
-        """The face ROIs of one image (3, H, W), in the order mediapipe reports the faces."""
-        h, w = image.shape[-2:]
-        faces = self.detector.detect(image[None])[0][: self.max_faces]
-        return associate([roi_from_detection(f, w, h) for f in faces])
+    def rois(self, images: list[torch.Tensor]) -> list[list[FaceRoi]]:
+        """The face ROIs of each image (3, H, W), in the order mediapipe reports the faces; the
+        detector runs once per group of equally sized images."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for b, image in enumerate(images):
+            groups.setdefault(tuple(image.shape[-2:]), []).append(b)
+        out: list[list[FaceRoi]] = [[] for _ in images]
+        for (h, w), members in groups.items():
+            found = self.detector.detect(torch.stack([images[b] for b in members]))
+            for b, faces in zip(members, found, strict=True):
+                out[b] = associate([roi_from_detection(f, w, h) for f in faces[: self.max_faces]])
+        return out
 
     def run(self, images: torch.Tensor | Sequence[torch.Tensor]) -> list[list[np.ndarray]]:
         """images (B, 3, H, W) or a list of (3, H, W), RGB in [0, 1] -> per image its faces' (478, 3)
@@ -164,7 +171,7 @@ class FaceMeshPort(nn.Module):
         """As `run`, each face with the ROI its crop was taken from."""
         device = next(self.mesh.buffers()).device
         images = [im.to(device, torch.float32) for im in images]
-        rois = [self.rois(im) for im in images]
+        rois = self.rois(images)
         owner = [b for b, found in enumerate(rois) for _ in found]
         flat = [r for found in rois for r in found]
         out: list[list[MeshFace]] = [[] for _ in images]
