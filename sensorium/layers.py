@@ -59,7 +59,10 @@ class ModulatedConv2d(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, kernel: int, style_dim: int, demodulate: bool = True):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(c_out, c_in, kernel, kernel) / math.sqrt(c_in * kernel**2))
+        weight = torch.empty(c_out, c_in, kernel, kernel)
+        if not weight.is_meta:  # = randn / sqrt; on meta (shapes only, the check at load) it would import sympy
+            weight.normal_().div_(math.sqrt(c_in * kernel**2))  # and torch._dynamo: ~3 s of the app's start
+        self.weight = nn.Parameter(weight)
         self.bias = nn.Parameter(torch.zeros(c_out))
         self.affine = nn.Linear(style_dim, c_in)
         nn.init.zeros_(self.affine.weight)  # starts as an unmodulated conv: style scales = 1

@@ -47,7 +47,9 @@ class Sensorium(nn.Module):
         self.generator = Generator(config)
         # Per-domain Gaussian fitted to training styles, for sampling random styles.
         self.register_buffer("style_mean", torch.zeros(config.num_domains, config.style_dim))
-        self.register_buffer("style_scale_tril", torch.eye(config.style_dim).repeat(config.num_domains, 1, 1))
+        identity = torch.zeros(config.num_domains, config.style_dim, config.style_dim)
+        identity.diagonal(dim1=1, dim2=2).fill_(1.0)  # not torch.eye: on the meta device that imports torch._dynamo
+        self.register_buffer("style_scale_tril", identity)
         self.info = CheckpointInfo()  # how the weights were made; from_pretrained reads it from config.json
 
     # -- the three steps --------------------------------------------------------------------

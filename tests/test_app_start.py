@@ -1,0 +1,59 @@
+"""What the app's start-up imports and runs (not how long it takes; benchmarks/bench_app.py times it).
+
+Each check runs in a fresh interpreter, since this test process has imported much more already.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Pulled in at start-up only by accident: torch builds a model on the meta device with Python
+# reference ops that import these (~3 s on 2 CPU cores), and nothing the app does needs them.
+NOT_AT_START = ("torch._dynamo", "sympy", "torch.fx.experimental.symbolic_shapes")
+
+
+def fresh_python(code: str) -> dict:
+    """Run `code` (which prints one JSON line last) in a new interpreter at the repo root."""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "SENSORIUM_OFFLINE": "1", "HF_HUB_OFFLINE": "1"})  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_loading_the_bundled_checkpoint_does_not_import_the_compiler_stack():
+    got = fresh_python(
+        "import json, sys\n"
+        "import app\n"
+        "from demo.settings import DEFAULT_CHECKPOINT, load_pipeline\n"
+        "pipe = load_pipeline(str(DEFAULT_CHECKPOINT))\n"
+        f"print(json.dumps({{'runtime': pipe.runtime.name, 'loaded': [m for m in {NOT_AT_START!r} if m in sys.modules]}}))"
+    )
+    assert got["loaded"] == []
+    assert got["runtime"] != "eager"  # the fast runtime (built and parity-checked at load) is still there
+
+
+def test_gradio_is_imported_without_rewriting_its_type_stubs():
+    got = fresh_python(
+        "import json, sys\n"
+        "import app, gradio\n"
+        "from demo import gradio_stubs\n"
+        "print(json.dumps({'skipped': gradio_stubs.skipped(), 'blocks': hasattr(gradio, 'Blocks')}))"
+    )
+    assert got == {"skipped": True, "blocks": True}
+
+
+def test_the_stub_skipper_does_nothing_once_gradio_is_imported():
+    got = fresh_python(
+        "import json, sys\n"
+        "import gradio\n"
+        "from demo import gradio_stubs\n"
+        "print(json.dumps({'skipped': gradio_stubs.skipped(), 'hooks': sum(isinstance(f, gradio_stubs._StubSkipper) "
+        "for f in sys.meta_path)}))"
+    )
+    assert got == {"skipped": False, "hooks": 0}
