@@ -99,6 +99,14 @@ def test_face_mesh_batch_equals_single_images_and_takes_mixed_sizes():
 
 def test_face_mesh_batch_on_an_image_without_faces():
     assert face_mesh_batch(torch.zeros(1, 3, 64, 96)) == [[]]
+    assert face_mesh_batch([]) == []
+
+
+def test_face_mesh_batch_says_what_input_it_wants():
+    with pytest.raises(ValueError, match=r"RGB tensor \(3, H, W\).*\(64, 64, 3\)"):
+        face_mesh_batch(torch.zeros(1, 64, 64, 3))  # channels last
+    with pytest.raises(ValueError, match="float in"):
+        face_mesh_batch(torch.zeros(1, 3, 64, 64, dtype=torch.uint8))
 
 
 def test_attention_mesh_is_differentiable():

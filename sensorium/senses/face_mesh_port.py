@@ -132,6 +132,15 @@ def project(landmarks: torch.Tensor, rois: torch.Tensor, size: int) -> torch.Ten
     return torch.stack([nx, ny, nz], dim=-1)
 
 
+def _checked(image: torch.Tensor) -> torch.Tensor:
+    if not isinstance(image, torch.Tensor) or image.dim() != 3 or image.shape[0] != 3:
+        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise ValueError(f"face mesh: each image must be an RGB tensor (3, H, W) in [0, 1], got {shape}")
+    if not image.is_floating_point():
+        raise ValueError(f"face mesh: images must be float in [0, 1], got {image.dtype} (divide uint8 by 255)")
+    return image
+
+
 @dataclass(frozen=True)
 class MeshFace:
     landmarks: np.ndarray  # (478, 3) float32: x, y normalised to the image, z relative depth
@@ -170,7 +179,7 @@ class FaceMeshPort(nn.Module):
     def faces(self, images: torch.Tensor | Sequence[torch.Tensor]) -> list[list[MeshFace]]:
         """As `run`, each face with the ROI its crop was taken from."""
         device = next(self.mesh.buffers()).device
-        images = [im.to(device, torch.float32) for im in images]
+        images = [_checked(im).to(device, torch.float32) for im in images]
         rois = self.rois(images)
         owner = [b for b, found in enumerate(rois) for _ in found]
         flat = [r for found in rois for r in found]

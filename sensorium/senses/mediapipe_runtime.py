@@ -95,6 +95,7 @@ def face_mesh(image: Image.Image, max_faces: int = 4) -> list[np.ndarray]:
 
     x, y are normalised to [0, 1] by the image width/height; z is relative depth in roughly x's
     scale, smaller = nearer the camera. Indices follow mediapipe's canonical face mesh (+10 iris).
+    `face_mesh_port.face_mesh_batch` is the same in torch, batched on any device.
     """
 
     def make() -> _Runner:
