@@ -178,6 +178,9 @@ class FaceMeshPort(nn.Module):
     @torch.no_grad()
     def faces(self, images: torch.Tensor | Sequence[torch.Tensor]) -> list[list[MeshFace]]:
         """As `run`, each face with the ROI its crop was taken from."""
+        if isinstance(images, torch.Tensor) and images.dim() != 4:
+            raise ValueError(f"face mesh: a batch (B, 3, H, W) or a list of (3, H, W), got a {tuple(images.shape)} "
+                             "tensor (one image: images[None])")  # fmt: skip
         device = next(self.mesh.buffers()).device
         images = [_checked(im).to(device, torch.float32) for im in images]
         rois = self.rois(images)
