@@ -5,8 +5,9 @@ batch 1, 16 and 64 on 256² and 512² photos.
 
 Timed is each sense's tensor path with the photos already on the device, no grad: the person
 sense's `maps` (warp to the network's 256², network, resize back), BlazeFace (letterbox to 128²,
-network, box decoding) and the face-landmark network on 192² crops at the astronaut's face box;
-plus the batched face mesh (`face_mesh_batch`) where the package has it. Needs no mediapipe, only
+network, box decoding), the face-landmark network on 192² crops at the astronaut's face box, and
+the whole batched FaceMesh the face senses run (`face_mesh_batch`: per-image detection and ROI,
+the attention mesh on all crops at once, results back on the CPU). Needs no mediapipe, only
 its .tflite files (`$SENSORIUM_MEDIAPIPE_MODULES` where mediapipe is missing). Each cell has a time
 budget, so a slow CPU row stops after three calls.
 """
@@ -56,36 +57,39 @@ def port_calls(device: torch.device) -> list[tuple[str, Callable[[torch.Tensor],
 
     calls = [("person (selfie, map at the photo's size)", lambda x: person.maps(x, tuple(x.shape[-2:]))),
              ("face detection (BlazeFace + decoding)", detect), ("face landmarks (192² crop + mesh net)", mesh)]  # fmt: skip
-    try:
-        from sensorium.senses.mediapipe_ports import face_mesh_batch  # the whole face mesh, where it exists
-    except ImportError:
-        return calls
-    return [*calls, ("face mesh, whole (face_mesh_batch)", lambda x: face_mesh_batch(x))]
+    from sensorium.senses.face_mesh_port import face_mesh_batch
+
+    # The whole 478-point FaceMesh as the face senses run it: detection, ROI, rotated crop, attention mesh.
+    return [*calls, ("face mesh, whole (face_mesh_batch, 478 points)", lambda x: face_mesh_batch(x, x.device))]
 
 
 def run(devices: list[str], batches: list[int], sizes: list[int], budget_s: float = 15.0) -> str:
-    """A Markdown table: rows = port × photo size, columns = device × batch (ms/call, ms/image)."""
+    """A Markdown table: rows = port × photo size, columns = device × batch (ms/call, ms/image).
+    Each row is printed as soon as it is measured, so a time limit keeps the rows done."""
     cols = [(torch.device(d), b) for d in devices for b in batches]
-    rows: dict[tuple[str, int], list[str]] = {}
-    for dev in dict.fromkeys(c[0] for c in cols):
-        for label, fn in port_calls(dev):
-            for side in sizes:
-                for b in batches:
-                    x = photo_batch(side, b, dev)
-                    with torch.inference_mode():
-                        median, _ = time_call(lambda fn=fn, x=x: fn(x), dev, warmup=2, iters=10, budget_s=budget_s)
-                    rows.setdefault((label, side), []).append(f"{median * 1e3:.1f} / {median * 1e3 / b:.2f}")
-                    del x
-            if dev.type == "cuda":
-                torch.cuda.empty_cache()
+    calls = {dev: port_calls(dev) for dev in dict.fromkeys(c[0] for c in cols)}
     names = " · ".join(f"{d}: {device_name(torch.device(d))}" for d in devices)
     lines = [header("mediapipe's networks in torch, batched per device", cols[0][0], f"median ms per call / per image; {names}"),
              "| port | photo | " + " | ".join(f"{d.type} b{b}" for d, b in cols) + " |",
              "| --- | --- | " + " | ".join("---:" for _ in cols) + " |"]  # fmt: skip
-    lines += [f"| {label} | {side}² | " + " | ".join(cells) + " |" for (label, side), cells in rows.items()]
+    print("\n".join(lines), flush=True)
+    rows: dict[tuple[str, int], list[str]] = {}
+    for k, (label, _) in enumerate(next(iter(calls.values()))):
+        for side in sizes:
+            cells = rows.setdefault((label, side), [])
+            for dev, b in cols:
+                x = photo_batch(side, b, dev)
+                with torch.inference_mode():
+                    median, _ = time_call(lambda fn=calls[dev][k][1], x=x: fn(x), dev, warmup=1 if dev.type == "cpu" else 3,
+                                          iters=10, budget_s=budget_s)  # fmt: skip
+                cells.append(f"{median * 1e3:.1f} / {median * 1e3 / b:.2f}")
+                del x
+            lines.append(f"| {label} | {side}² | " + " | ".join(cells) + " |")
+            print(lines[-1], flush=True)
     speedups = _speedups(rows, cols)
     if speedups:
         lines += ["", speedups]
+        print("\n" + speedups, flush=True)
     return "\n".join(lines)
 
 
@@ -111,7 +115,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=15.0, help="seconds per cell before it stops at three calls")
     args = parser.parse_args()
     args.devices = list(dict.fromkeys(args.devices))  # `--devices cpu cpu` (a dry run of gpu.sh) is one
-    print(run(args.devices, args.batches, args.sizes, args.budget), flush=True)
+    run(args.devices, args.batches, args.sizes, args.budget)  # prints as it goes
 
 
 if __name__ == "__main__":

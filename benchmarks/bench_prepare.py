@@ -97,12 +97,13 @@ def run(images: int = 32, resolution: int = 256, senses: tuple[str, ...] = ("per
     used: dict[int, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         photos = make_photos(Path(tmp) / "photos", images)
-        for _ in range(rounds):
+        for r in range(rounds):
             for k, (_, device, batch, pins) in enumerate(configs):
                 seconds, report = prepare_seconds(photos, Path(tmp) / f"out{k}", list(senses), resolution, device,
                                                   batch, pins)  # fmt: skip
                 best[k] = min(best.get(k, seconds), seconds)
                 used[k] = report
+                print(f"round {r + 1}: {configs[k][0]}: {seconds * 1e3 / images:.1f} ms / image", flush=True)
     names = " · ".join(dict.fromkeys(device_name(torch.device(d)) for d in devices))
     lines = [header(f"training.prepare throughput, {images} photos at {resolution}²", torch.device(devices[0]),
                     f"senses {','.join(senses)}; best of {rounds} interleaved rounds; {names}"),  # fmt: skip

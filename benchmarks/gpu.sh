@@ -10,7 +10,9 @@
 #       checks and training.prepare on the GPU with them (benchmarks/gpu_ports.py), their batched
 #       latency against the CPU (bench_ports: batch 1/16/64 at 256²/512²) and prepare's throughput
 #       (bench_prepare). The machine has no mediapipe and no `tflite` reader: first run
-#       `python -m benchmarks.gpu_bundle` where mediapipe is installed and carry `.gpu_bundle`.
+#       `python -m benchmarks.gpu_bundle` where mediapipe is installed and carry `.gpu_bundle`
+#       (~6 MB). Each step has its own time limit (at most 9 min in all) and writes its file into
+#       DIR when done: machine.txt ports_checks.txt prepare_cuda.json ports.md prepare_log.txt prepare.md.
 # Data: data/prepared/portraits and data/prepared/portraits_val (model card, "Reproduce").
 # Without internet, SENSORIUM_OFFLINE=1 skips the VGG/AlexNet/Inception download probes and the
 # perceptual loss takes its logged random-VGG fallback; where mediapipe is missing, the senses it
@@ -51,13 +53,13 @@ ports_setup() {  # the `tflite` reader and the .tflite files from .gpu_bundle wh
 ports() {  # PORTS_DEVICE=cpu PORTS_BATCHES="1 2" PORTS_SIZES=128 PORTS_IMAGES=8: a dry run of the plumbing
   local DEV=${PORTS_DEVICE:-cuda} BATCHES=${PORTS_BATCHES:-1 16 64} SIZES=${PORTS_SIZES:-256 512}
   ports_setup || return 1
-  timeout 150 python -m benchmarks.gpu_checks --ports-only --device "$DEV" --out "$DIR" > "$DIR/ports_checks.txt" 2>&1
+  timeout 120 python -m benchmarks.gpu_checks --ports-only --device "$DEV" --out "$DIR" > "$DIR/ports_checks.txt" 2>&1
   grep -a "^PASS\|^FAIL" "$DIR/ports_checks.txt" | cut -c1-300
-  timeout 240 python -m benchmarks.bench_ports --devices "$DEV" cpu --batches $BATCHES --sizes $SIZES --budget 5 \
+  timeout 210 python -m benchmarks.bench_ports --devices "$DEV" cpu --batches $BATCHES --sizes $SIZES --budget 5 \
     > "$DIR/ports.md" 2>&1
-  timeout 200 python -m benchmarks.bench_prepare --images "${PORTS_IMAGES:-128}" --devices "$DEV" cpu --batches $BATCHES \
-    --rounds 2 --no-write > "$DIR/prepare_log.txt" 2>&1
-  grep -a "^|\|^20\|^###" "$DIR/prepare_log.txt" > "$DIR/prepare.md"
+  timeout 210 python -m benchmarks.bench_prepare --images "${PORTS_IMAGES:-128}" --devices "$DEV" cpu --batches $BATCHES \
+    --senses person,face_landmarks,face_parsing,face_depth,edges --rounds 2 --no-write > "$DIR/prepare_log.txt" 2>&1
+  grep -a "^|\|^20\|^###\|^round" "$DIR/prepare_log.txt" > "$DIR/prepare.md"
   cat "$DIR/ports.md" "$DIR/prepare.md" | grep -a "^|\|^CUDA" | cut -c1-400
 }
 

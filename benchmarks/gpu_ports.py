@@ -69,7 +69,7 @@ def _files(folder: Path) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-def compare(a: dict[str, dict[str, np.ndarray]], b: dict[str, dict[str, np.ndarray]]) -> dict:
+def compare(a: dict[str, dict[str, np.ndarray]], b: dict[str, dict[str, np.ndarray]]) -> dict[str, dict]:
     """Per map (modality) over the files both folders hold: format alike, and the worst agreement."""
     from sensorium.senses import parity
 
@@ -79,18 +79,24 @@ def compare(a: dict[str, dict[str, np.ndarray]], b: dict[str, dict[str, np.ndarr
             x, y = a[name][key], b[name][key]
             row = rows.setdefault(key, {"files": 0, "same_format": True, "mean": 0.0, "max": 0.0, "iou": 1.0})
             row["files"] += 1
-            row["same_format"] &= x.dtype == y.dtype == np.uint8 and x.shape == y.shape
+            row["same_format"] &= bool(x.dtype == y.dtype == np.uint8 and x.shape == y.shape)
             if x.shape == y.shape:
-                agree = parity.agreement(x, y)
-                row["mean"], row["max"] = max(row["mean"], agree.mean), max(row["max"], agree.max)
-                row["iou"] = min(row["iou"], agree.iou)
+                found = parity.agreement(x, y)
+                row["mean"], row["max"] = max(row["mean"], found.mean), max(row["max"], found.max)
+                row["iou"] = min(row["iou"], found.iou)
     return rows
+
+
+def within(row: dict, modality: str) -> bool:
+    from sensorium.senses import parity
+
+    worst = parity.Agreement(row["mean"], row["max"], row["iou"])
+    return row["same_format"] and worst.within(parity.TOLERANCES[modality])
 
 
 def prepare_checks(dev: torch.device, check: Check, out: Path | None) -> None:
     from benchmarks.bench_prepare import pinned, port_pins
     from sensorium.modalities import DEFAULT_MODALITIES
-    from sensorium.senses import parity
     from training.prepare import main as prepare_main
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,17 +116,15 @@ def prepare_checks(dev: torch.device, check: Check, out: Path | None) -> None:
             prepare_main([*common, "--out", f"{tmp}/cpu", "--sense-device", "cpu", "--senses", ",".join(batched)])
         cuda_files = _files(Path(tmp) / "cuda")
         vs_cpu = compare(_files(Path(tmp) / "cpu"), cuda_files)
-        check(f"prepare's port maps on {dev} equal the CPU ports' (TF32 on, as prepare runs)",
-              all(r["same_format"] and r["max"] <= 2 / 255 for r in vs_cpu.values()),
+        check(f"prepare's port maps on {dev} equal the CPU ports' within the parity tolerance (TF32 on, as prepare runs)",
+              all(within(vs_cpu[f"map_{m}"], m) for m in batched),
               json.dumps({k: round(r["max"] * 255, 1) for k, r in vs_cpu.items()}) + " max |Δ| in uint8 levels")  # fmt: skip
         reference = BUNDLE / "reference"
         vs_mediapipe = compare(_files(reference), cuda_files) if reference.is_dir() else {}
         if vs_mediapipe:
-            person = vs_mediapipe.get("map_person")
-            ok = person is not None and all(r["same_format"] for r in vs_mediapipe.values()) and parity.Agreement(
-                person["mean"], person["max"], person["iou"]).within(parity.PERSON)  # fmt: skip
-            check(f"prepare's person maps on {dev} match mediapipe's (bundled reference, the parity tolerance)", ok,
-                  json.dumps(person))  # fmt: skip
+            for m in [m for m in batched if f"map_{m}" in vs_mediapipe]:
+                check(f"prepare's {m} maps on {dev} match mediapipe's (bundled reference, the parity tolerance)",
+                      within(vs_mediapipe[f"map_{m}"], m), json.dumps(vs_mediapipe[f"map_{m}"]))  # fmt: skip
         else:
             check("mediapipe reference present (benchmarks/gpu_bundle.py)", False, f"{reference} missing")
         if out is not None:

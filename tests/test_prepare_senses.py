@@ -32,19 +32,25 @@ def photos(tmp_path_factory) -> Path:
     return folder
 
 
+SENSES = ("person", "face_landmarks", "face_parsing", "face_depth", "edges")
+
+
 def _prepare(photos: Path, out: Path, *extra: str) -> dict:
-    return prepare_main([str(photos), "--out", str(out), "--resolution", "128", "--senses", "person,edges",
+    return prepare_main([str(photos), "--out", str(out), "--resolution", "128", "--senses", ",".join(SENSES),
                          "--workers", "1", "--sense-device", "cpu", *extra])  # fmt: skip
 
 
 def test_ports_batched_write_the_files_mediapipe_writes(photos, tmp_path, monkeypatch):
-    """The forced port path (batch 3, then batch 1) against the mediapipe path on three real photos."""
+    """The forced port path (batch 3, then batch 1) against the mediapipe path on three real photos:
+    the same files, keys, dtypes and shapes, the maps within the ports' parity tolerance."""
     mediapipe = _prepare(photos, tmp_path / "mediapipe")
-    monkeypatch.setenv("SENSORIUM_PERSON_PROVIDER", "person-selfie-torch")
+    ported = [m for m in SENSES if m != "edges"]
+    for m in ported:
+        monkeypatch.setenv(f"SENSORIUM_{m.upper()}_PROVIDER", f"{mediapipe['senses'][m].split(' ')[0]}-torch")
     batched = _prepare(photos, tmp_path / "batched", "--sense-batch", "3")
     single = _prepare(photos, tmp_path / "single", "--sense-batch", "1")
     assert len(mediapipe["done"]) == len(batched["done"]) == len(single["done"]) == 3
-    assert batched["senses"]["person"] == "person-selfie-torch (batched on cpu)"
+    assert all(batched["senses"][m].endswith("-torch (batched on cpu)") for m in ported), batched["senses"]
     assert mediapipe["senses"]["person"] == "person-selfie"
     for path in PHOTOS:
         name = path.stem + ".npz"
@@ -56,11 +62,11 @@ def test_ports_batched_write_the_files_mediapipe_writes(photos, tmp_path, monkey
                 assert same_type and a[key].shape == b[key].shape, key
             assert str(b["sense_person"]) == "person-selfie-torch" and str(a["sense_person"]) == "person-selfie"
             np.testing.assert_array_equal(a["image"], b["image"])
-            np.testing.assert_array_equal(a["map_edges"], b["map_edges"])
-            agree = parity.agreement(a["map_person"], b["map_person"])
-            assert agree.within(parity.PERSON), (name, agree)
-            # One batch or one image per call: the same network on the same crops, up to rounding.
-            assert np.abs(c["map_person"].astype(np.int32) - b["map_person"].astype(np.int32)).max() <= 1
+            for m in SENSES:  # edges: no port, so exactly equal
+                ok, found = parity.agrees(m, a[f"map_{m}"], b[f"map_{m}"])
+                assert ok, (name, m, found)
+                # One batch or one image per call: the same networks on the same crops, up to rounding.
+                assert np.abs(c[f"map_{m}"].astype(np.int32) - b[f"map_{m}"].astype(np.int32)).max() <= 1, (name, m)
 
 
 def test_extract_batch_equals_extract_per_image(monkeypatch):
@@ -146,8 +152,10 @@ print(run(["cpu"], [1, 2], [64], budget_s=0.1))
 def test_the_gpu_scripts_ports_path_runs_without_mediapipe_or_gradio(tmp_path):
     """benchmarks/gpu.sh ports runs where neither is installed: its modules import, the port
     benchmark runs (here on the CPU, tiny), and the shell script parses."""
+    from sensorium.senses.face_mesh_port import ATTENTION_MESH_MODEL
+
     modules = tmp_path / "modules"
-    for relative in (SELFIE_MODEL, FACE_DETECTION_MODEL, FACE_LANDMARK_MODEL):
+    for relative in (SELFIE_MODEL, FACE_DETECTION_MODEL, FACE_LANDMARK_MODEL, ATTENTION_MESH_MODEL):
         (modules / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(mediapipe_model(relative), modules / relative)
     env = {**os.environ, "SENSORIUM_MEDIAPIPE_MODULES": str(modules), "OMP_NUM_THREADS": "1"}

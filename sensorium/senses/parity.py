@@ -43,3 +43,14 @@ def agreement(want: np.ndarray, got: np.ndarray) -> Agreement:
     union = ((a >= 0.5) | (b >= 0.5)).sum()
     iou = float(((a >= 0.5) & (b >= 0.5)).sum() / union) if union else 1.0
     return Agreement(float(diff.mean()), float(diff.max()), iou)
+
+
+TOLERANCES: dict[str, Tolerance] = {"person": PERSON, "face_landmarks": FACE_LANDMARKS, "face_parsing": FACE_PARSING,
+                                    "face_depth": FACE_DEPTH}  # fmt: skip
+EXACT = Tolerance(mean=0.0, max=0.0, iou=1.0)  # a modality without a port: its maps must not differ at all
+
+
+def agrees(modality: str, want: np.ndarray, got: np.ndarray) -> tuple[bool, Agreement]:
+    """Whether a port's map of `modality` is within its tolerance of the original's."""
+    found = agreement(want, got)
+    return found.within(TOLERANCES.get(modality, EXACT)), found
