@@ -6,6 +6,9 @@
 # Content consistency in the table is measured by the mediapipe senses (training.evaluate), not by
 # the torch ports the losses use. Resumable; one row at a time, one thread.
 #   bash training/experiments/consistency_ablation.sh [STEPS] [OUT]
+#   SEED=1 ONLY=kept bash training/experiments/consistency_ablation.sh 600 runs/consistency_ablation_64_seed1
+# SEED (default 0) changes the training seed of every row; only seed 0 reuses the recipe ablation's
+# kept row. ONLY=NAME runs one row (two rows can then train side by side, one thread each).
 set -euo pipefail
 STEPS=${1:-600}
 OUT=${2:-runs/consistency_ablation_64}
@@ -32,11 +35,13 @@ evaluate() {  # NAME EXPORT
   cp "$OUT/eval/$1/metrics.json" "$OUT/table/$1.json"
 }
 mkdir -p "$OUT/table" "$OUT/eval"
-if [ -f "$BASE/table/kept.json" ]; then
+SEED=${SEED:-0}
+SEED_FLAG="--seed $SEED"
+if [ "$SEED" = 0 ] && [ -f "$BASE/table/kept.json" ]; then
   cp "$BASE/table/kept.json" "$OUT/table/kept.json"
   mkdir -p "$OUT/eval/kept" && cp "$BASE/eval/kept/grid.png" "$OUT/eval/kept/grid.png" 2>/dev/null || true
-else
-  row kept --perceptual random $KEPT
+elif [ -z "${ONLY:-}" ] || [ "$ONLY" = kept ]; then
+  row kept --perceptual random $KEPT $SEED_FLAG
   evaluate kept "$OUT/kept/export"
 fi
 ROWS="kept"
@@ -45,7 +50,7 @@ for spec in "kept_sense:--perceptual random $KEPT $SENSE" "kept_mediapipe_featur
   name=${spec%%:*}
   flags=${spec#*:}
   if [ "${ONLY:-}" ] && [ "$ONLY" != "$name" ]; then continue; fi
-  row "$name" $flags
+  row "$name" $flags $SEED_FLAG
   evaluate "$name" "$OUT/$name/export"
   ROWS="$ROWS $name"
 done
