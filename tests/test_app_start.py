@@ -38,6 +38,35 @@ def test_loading_the_bundled_checkpoint_does_not_import_the_compiler_stack():
     assert got["runtime"] != "eager"  # the fast runtime (built and parity-checked at load) is still there
 
 
+def test_resolving_the_senses_leaves_matplotlib_pyplot_unrun():
+    got = fresh_python(
+        "import json, sys\n"
+        "import app\n"
+        "from demo.settings import DEFAULT_CHECKPOINT, load_pipeline\n"
+        "from sensorium.lazy_modules import is_deferred\n"
+        "status = load_pipeline(str(DEFAULT_CHECKPOINT)).senses.status()\n"
+        "print(json.dumps({'mediapipe': 'mediapipe' in sys.modules, 'deferred': is_deferred('matplotlib.pyplot'), "
+        "'ok': sorted(m for m, a in status.items() if a)}))"
+    )
+    assert got["ok"], "no sense can run: the check below would say nothing"
+    assert got["mediapipe"] and got["deferred"]  # mediapipe was imported for its senses, pyplot was not run
+
+
+def test_a_deferred_module_still_works_when_used():
+    got = fresh_python(
+        "import json, sys\n"
+        "from sensorium.lazy_modules import defer, is_deferred\n"
+        "first = defer('matplotlib.pyplot')\n"
+        "import matplotlib.pyplot as plt\n"
+        "from matplotlib import pyplot\n"
+        "before = is_deferred('matplotlib.pyplot')\n"
+        "fig = plt.figure(); fig.add_subplot().plot([0, 1]); from matplotlib.pyplot import close; close(fig)\n"
+        "print(json.dumps({'first': first, 'again': defer('matplotlib.pyplot'), 'before': before, "
+        "'after': is_deferred('matplotlib.pyplot'), 'same': pyplot is plt, 'real': type(sys.modules['matplotlib.pyplot']).__name__}))"
+    )
+    assert got == {"first": True, "again": False, "before": True, "after": False, "same": True, "real": "module"}
+
+
 def test_gradio_is_imported_without_rewriting_its_type_stubs():
     got = fresh_python(
         "import json, sys\n"
