@@ -10,6 +10,7 @@ import sys
 
 import torch
 
+from demo import app_builds
 from demo.mcp_tools import expose_tools
 from demo.settings import StartupError, load_pipeline, parse_settings
 from demo.ui import build_demo, launch_options, queue_options
@@ -25,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Sensorium could not start.\n{err}", file=sys.stderr)
         return 2
     demo = build_demo(pipeline, settings)
-    demo.queue(**queue_options(settings)).launch(**launch_options(settings), prevent_thread_lock=True)
+    with app_builds.skipped():  # queue() would build a web app that launch() replaces: see demo/app_builds.py
+        demo.queue(**queue_options(settings))
+    demo.launch(**launch_options(settings), prevent_thread_lock=True)
     expose_tools(demo)  # with --mcp: only the four MCP tools, see demo/mcp_tools.py
     demo.block_thread()
     return 0

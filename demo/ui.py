@@ -19,7 +19,7 @@ import gradio as gr
 from sensorium.images import ImageError, load_image
 from sensorium.pipeline import TranslationPipeline
 
-from . import atomic_cache, cache_sweep, explore_ui, own_maps, sense_settings, webcam
+from . import app_builds, atomic_cache, cache_sweep, explore_ui, own_maps, sense_settings, webcam
 from . import handlers as h
 from .inputs import MAX_STRENGTH, pretty, short, user_error
 from .mcp_tools import fetch_policy, mcp_endpoints
@@ -107,7 +107,7 @@ def build_demo(pipeline: TranslationPipeline | None = None, settings: Settings |
                                cache_ttl=settings.cache_ttl)  # fmt: skip
     # gradio's cache of uploads and results: files older than the TTL are deleted as it goes
     ttl = int(settings.cache_ttl)
-    with gr.Blocks(title=TITLE, delete_cache=(int(sweep_interval(ttl)), ttl) if ttl else None) as demo:
+    with app_builds.skipped(), gr.Blocks(title=TITLE, delete_cache=(int(sweep_interval(ttl)), ttl) if ttl else None) as demo:
         gr.HTML(HEADER)
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=360):

@@ -86,3 +86,37 @@ def test_the_stub_skipper_does_nothing_once_gradio_is_imported():
         "for f in sys.meta_path)}))"
     )
     assert got == {"skipped": False, "hooks": 0}
+
+
+def test_the_web_app_is_built_once_at_launch_and_serves(tmp_path):
+    import urllib.request
+
+    from gradio.routes import App
+
+    from demo import app_builds
+    from demo.settings import Settings
+    from demo.ui import build_demo, launch_options, queue_options
+    from tests.app_fixtures import free_port, tiny_pipeline
+
+    real, builds = App.__dict__["create_app"], []
+
+    def counted(*args, **kwargs):
+        builds.append(kwargs.get("mcp_server"))
+        return real.__func__(*args, **kwargs)
+
+    App.create_app = staticmethod(counted)
+    try:
+        settings = Settings(checkpoint=str(tmp_path), port=free_port())
+        demo = build_demo(tiny_pipeline(tmp_path / "ckpt"), settings)
+        with app_builds.skipped():  # as app.py does
+            demo.queue(**queue_options(settings))
+        assert builds == [] and demo.app is None
+        _, url, _ = demo.launch(**launch_options(settings), prevent_thread_lock=True, quiet=True)
+        try:
+            info = json.loads(urllib.request.urlopen(f"{url}gradio_api/info", timeout=30).read())
+        finally:
+            demo.close()
+    finally:
+        App.create_app = real
+    assert len(builds) == 1 and "/translate" in info["named_endpoints"]
+    assert App.__dict__["create_app"] is real
