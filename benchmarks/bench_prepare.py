@@ -66,8 +66,10 @@ def pinned(pins: dict[str, str]):
 
 def prepare_seconds(photos: Path, out: Path, senses: list[str], resolution: int, device: str, batch: int,
                     pins: dict[str, str]) -> tuple[float, dict]:  # fmt: skip
+    from sensorium.senses.recent import forget
     from training.prepare import main as prepare_main
 
+    forget()  # the ports' shared results of the last run's photos must not serve this one
     shutil.rmtree(out, ignore_errors=True)
     args = [str(photos), "--out", str(out), "--resolution", str(resolution), "--senses", ",".join(senses),
             "--workers", "1", "--sense-device", device, "--sense-batch", str(batch)]  # fmt: skip
