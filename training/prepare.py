@@ -157,9 +157,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sense-device", "--device", dest="sense_device", type=sense_device, default="auto",
                         help="auto (CUDA where present), cpu or cuda: where the senses run; on CUDA the torch ports of "
                              "mediapipe's networks run there batched, the other senses as on the CPU")
-    parser.add_argument("--sense-batch", type=int,
-                        help="images per call of the batched senses (the ports; the others run image by image); default "
-                             "16 on CUDA, 1 on the CPU, where a batch ran slower per image (benchmarks/RESULTS.md)")
+    parser.add_argument("--sense-batch", type=int, default=16,
+                        help="images per call of the batched senses (the ports); the others run image by image")
     parser.add_argument("--allow-upscale", action="store_true", help="keep images smaller than the resolution")
     args = parser.parse_args(argv)
     if (args.images is None) == (args.dataset is None):
@@ -170,11 +169,9 @@ def main(argv: list[str] | None = None) -> dict:
         else HFDatasetCollection(args.dataset, args.split, args.config, args.image_column, args.domain_column)
     )
 
-    on_cuda = args.sense_device.startswith("cuda")
-    sense_batch = args.sense_batch if args.sense_batch is not None else (16 if on_cuda else 1)
-    if sense_batch < 1:
+    if args.sense_batch < 1:
         parser.error("--sense-batch must be at least 1")
-    workers = args.workers or (1 if on_cuda else max(1, os.cpu_count() or 1))
+    workers = args.workers or (1 if args.sense_device.startswith("cuda") else max(1, os.cpu_count() or 1))
     senses = [s for s in args.senses.split(",") if s]
     require = [s for s in args.require.split(",") if s]
     jobs, already = [], 0
@@ -191,7 +188,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"senses on {args.sense_device}:\n" + "\n".join(f"  {m}: {how}" for m, how in plan.items()))
     report = {"done": [], "skipped": [], "already_done": already, "senses": plan}
     # Batches of the sense batch size, but no fewer batches than workers, so every process has work.
-    size = max(1, min(sense_batch, -(-len(jobs) // workers)))
+    size = max(1, min(args.sense_batch, -(-len(jobs) // workers)))
     batches = [jobs[i:i + size] for i in range(0, len(jobs), size)]
     with tqdm(total=len(jobs), desc="prepare") as progress:
         for results in _run_batches(batches, workers, senses, args.sense_device, source):
