@@ -91,6 +91,16 @@ def test_the_chooser_treats_a_port_and_its_original_as_the_same_maps():
     assert senses.sense("person").name == "person-selfie" and not senses.status()["person"].reason
 
 
+def test_on_cuda_a_port_goes_before_its_original_not_before_other_senses():
+    """Regression: every device provider went first on CUDA, so a GPU machine with the transformers
+    face parser's weights got the mesh parsing instead; a port now only pre-empts what it ports."""
+    assert [p.name for p in rank_providers("face_parsing", device="cuda")] == [
+        "face-parsing-transformers", "face-parsing-mesh-torch", "face-parsing-mesh"]  # fmt: skip
+    assert [p.name for p in rank_providers("face_parsing", "face-parsing-mesh", "cuda")][0] == "face-parsing-mesh-torch"
+    assert [p.name for p in rank_providers("face_parsing")] == [
+        "face-parsing-transformers", "face-parsing-mesh", "face-parsing-mesh-torch"]  # fmt: skip
+
+
 def test_sense_device_cuda_without_cuda_is_a_clear_error(photos, tmp_path, capsys):
     import torch
 

@@ -123,18 +123,22 @@ def rank_providers(modality: str, prefer: str | None = None,
     """The providers of `modality` in the order they are tried: the one chooser of the app (the
     pipeline's SenseSet) and of training.prepare.
 
-    `prefer` (the provider a checkpoint's maps came from) and its torch port or original go first,
-    as they make the same maps; on a CUDA `device` the device providers (`gpu = True`, the ports)
-    go before the CPU ones, so mediapipe's networks run batched on the GPU. Where mediapipe is
-    missing, its providers are unavailable and `resolve` moves on to the ports, which need only
-    the .tflite files. Sorting is stable: the rest keep the spec's order.
+    The spec's order, with each torch port beside the sense it ports (`port_of`): `prefer` (the
+    provider a checkpoint's maps came from) and its port or original go first, as they make the
+    same maps; on a CUDA `device` a port (`gpu = True`) goes before its original, so mediapipe's
+    networks run batched on the GPU, while a different sense listed earlier (the transformers face
+    parser before the mesh parsing) keeps its place. Where mediapipe is missing, its providers are
+    unavailable and `resolve` moves on to the ports, which need only the .tflite files.
     """
     candidates = providers_of(modality)
-    if prefer:
-        candidates = tuple(sorted(candidates, key=lambda p: not same_maps(p.name, prefer)))
-    if device is not None and torch.device(device).type == "cuda":
-        candidates = tuple(sorted(candidates, key=lambda p: not p.sense.gpu))
-    return candidates
+    names = [p.name for p in candidates]
+    cuda = device is not None and torch.device(device).type == "cuda"
+
+    def rank(p: Provider) -> tuple[bool, int, bool]:
+        family = p.sense.port_of if p.sense.port_of in names else p.name
+        return (not (prefer and same_maps(p.name, prefer)), names.index(family), not (cuda and p.sense.gpu))
+
+    return tuple(sorted(candidates, key=rank))  # stable: a family keeps the spec's order off CUDA
 
 
 def resolve(modality: str, choice: SenseChoice | None = None, prefer: str | None = None,
