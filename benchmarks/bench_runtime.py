@@ -192,6 +192,10 @@ def run(rounds: int = 9, write: bool = True) -> str:
     kept = statistics.median(results["toggle 256²"][rows[1]]) / statistics.median(results["toggle 256²"][best])
     text += (f"- toggle ≥ 3× eager: {ratio:.2f}× against eager as it ran before ({'met' if ratio >= 3 else 'missed'}); "
              f"{kept:.2f}× against eager with freed memory kept (the model-level share)\n")  # fmt: skip
+    if "onnx" in pipes:
+        graphs = pipes["onnx"][0].runtime.graphs
+        took = f"exported in {graphs.export_seconds:.1f} s" if graphs.export_seconds else "loaded from the cache"
+        text += f"- onnx: both graphs {took} at the first load (sensorium/runtime/onnx_export.py)\n"
     one = {k: statistics.median(v[ONE_THREAD]) * 1e3 for k, v in results.items()}
     text += f"- {ONE_THREAD}: " + ", ".join(f"{k} {v:.0f} ms" for k, v in one.items()) + "\n"
     return publish(text, write)

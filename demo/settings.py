@@ -4,7 +4,7 @@ SENSORIUM_CHECKPOINT       folder or Hub id (default: the bundled assets/checkpo
 SENSORIUM_HOST / _PORT     bind address (127.0.0.1, or 0.0.0.0 on a Space, i.e. when SPACE_ID is set) / port
 SENSORIUM_SHARE            1 = public gradio.live link
 SENSORIUM_DEVICE           auto (default), cpu, cuda, cuda:1 …
-SENSORIUM_RUNTIME          auto (default: the fastest runtime that passes its check at load), eager, fused, fused-cl
+SENSORIUM_RUNTIME          auto (default: the fastest runtime that passes its check at load), eager, fused, fused-cl, onnx
 SENSORIUM_MAX_RESOLUTION   largest output side offered (default 512 on a GPU, 256 on CPU)
 SENSORIUM_CONCURRENCY      requests run at once (default 1: one model, one device)
 SENSORIUM_MAX_FILE_SIZE    upload limit (default 20mb)

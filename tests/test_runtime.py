@@ -18,6 +18,7 @@ from sensorium.model import Sensorium
 from sensorium.pipeline import TranslationPipeline
 from sensorium.runtime import RUNTIME_ENV, RuntimeChoiceError, runtime_name
 from sensorium.runtime.allocator import keep_freed_memory
+from sensorium.runtime.onnx_export import CACHE_ENV, model_key
 from sensorium.runtime.select import BUILDERS, PARITY_ATOL, load_runtime, parity_gap
 from sensorium.senses import SenseSet
 from tests.app_fixtures import CONTENT, STYLE, STYLE_B
@@ -25,14 +26,22 @@ from tests.app_fixtures import CONTENT, STYLE, STYLE_B
 FAST = [name for name in BUILDERS if name != "eager"]
 
 
-def jittered(config) -> Sensorium:
+def jittered(config, seed: int = 0) -> Sensorium:
     """A random model whose zero-initialised style and fusion convs are non-zero, so every path counts."""
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = Sensorium(config).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.1 * torch.randn_like(p))
     return model
+
+
+@pytest.fixture(scope="module", autouse=True)
+def graph_cache(tmp_path_factory):
+    """Exported ONNX graphs go to a fresh folder, not the user's cache: every test here starts cold."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("graphs")))
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +99,42 @@ def test_a_runtime_that_cannot_run_falls_back_to_eager_with_a_note():
     runtime, note = load_runtime(model, "auto")
     assert runtime.name == "eager"
     assert "fused could not run" in note and "fused-cl could not run" in note and "downsample" in note
+    assert "onnx could not run" in note
+
+
+def test_auto_takes_onnx_only_once_its_graphs_are_cached():
+    model = jittered(tiny_config(), seed=1)  # weights no other test exported
+    runtime, note = load_runtime(model, "auto")
+    assert runtime.name == "fused" and note == ""  # cold cache: auto does not export at start-up
+    runtime, note = load_runtime(model, "onnx")  # the named runtime exports, and the cache keeps it
+    assert runtime.name == "onnx" and note == "" and runtime.graphs.export_seconds > 0
+    runtime, note = load_runtime(model, "auto")
+    assert runtime.name == "onnx" and note == "" and runtime.graphs.export_seconds == 0
+    assert model_key(jittered(tiny_config(), seed=2)) != model_key(model)  # other weights, other graphs
+
+
+def test_a_missing_onnxruntime_falls_back_with_a_note(monkeypatch):
+    model = jittered(tiny_config())
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # what `import onnxruntime` meets where it is absent
+    runtime, note = load_runtime(model, "onnx")
+    assert runtime.name == "eager" and "onnx could not run (ModuleNotFoundError" in note
+    runtime, note = load_runtime(model, "auto")
+    assert runtime.name == "fused" and note == ""
+
+
+def test_onnx_graphs_serve_every_size_and_style_changes_reuse_the_content(bundled):
+    senses = SenseSet(bundled.config.modalities, preferred=dict(bundled.info.senses))
+    fast = TranslationPipeline(bundled, senses=senses, device="cpu", runtime="onnx")
+    eager = TranslationPipeline(bundled, senses=senses, device="cpu", runtime="eager")
+    assert fast.runtime.name == "onnx" and fast.runtime_note == ""
+    content, style, other = (Image.open(p).convert("RGB") for p in (CONTENT, STYLE, STYLE_B))
+    for resolution in (64, 96):  # two sizes (and aspects) through the one exported pair of graphs
+        sensed = fast.sense(content, resolution)
+        for s in (style, other):
+            vec = fast.style(s, resolution)
+            (a,), (b,) = fast.render(sensed, vec, ["edges", "pose"]), eager.render(sensed, vec, ["edges", "pose"])
+            assert np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int)).max() <= 1
+    assert fast._contents.hits == 2  # each second style ran only the style graph
 
 
 def test_a_runtime_that_disagrees_falls_back_to_eager_with_a_note():
@@ -124,13 +169,27 @@ def test_the_allocator_setting_is_taken_and_changes_no_pixel(bundled):
 
 
 def test_runtimes_and_mediapipe_senses_share_one_process_and_pip_check_is_clean():
-    """The dependency set: the runtimes import beside mediapipe (whose protobuf the onnx package
-    would break), a mediapipe sense runs in the same process, and pip finds no conflict."""
-    code = ("import sensorium.runtime, mediapipe, google.protobuf as pb; from sensorium.senses import SenseSet; "
-            "from tests.senses_fixtures import astronaut; "
-            "out = SenseSet(['pose']).extract(astronaut(), 64); assert out['pose'].found; print(pb.__version__)")  # fmt: skip
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    """The dependency set: onnx (torch's exporter) and onnxruntime import beside mediapipe (onnx
+    1.23+ would need protobuf 6, which breaks it), a graph is exported and run, then every mediapipe
+    sense runs in the same process, and pip finds no conflict."""
+    code = """
+import io, onnx, onnxruntime, torch, mediapipe, google.protobuf as pb
+import sensorium.runtime.select
+from sensorium.senses import SenseSet
+from tests.senses_fixtures import astronaut
+f = io.BytesIO()
+torch.onnx.export(torch.nn.Conv2d(1, 2, 3, padding=1), (torch.ones(1, 1, 4, 4),), f, dynamo=False, input_names=["x"])
+onnx.checker.check_model(onnx.load_from_string(f.getvalue()))
+out = onnxruntime.InferenceSession(f.getvalue()).run(None, {"x": torch.ones(1, 1, 4, 4).numpy()})[0]
+assert out.shape == (1, 2, 4, 4)
+senses = ["pose", "person", "face_landmarks", "face_parsing"]
+maps = SenseSet(senses).extract(astronaut(), 64)
+assert all(maps[s].found for s in senses), {s: maps[s].found for s in senses}
+print(pb.__version__, onnx.__version__, onnxruntime.__version__)
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split()[0].startswith("4."), run.stdout  # protobuf 4: mediapipe 0.10.21's
     check = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True, timeout=120)
     assert check.returncode == 0, check.stdout[-2000:]
 

@@ -61,3 +61,23 @@ def add_response(c: torch.Tensor, small: torch.Tensor) -> torch.Tensor:
     out[:, :, :, 0] = c[:, :, :, 0] + small[:, :, :, 0][:, :, rows]
     out[:, :, :, -1] = c[:, :, :, -1] + small[:, :, :, 2][:, :, rows]
     return out
+
+
+def _tap_rows(line: torch.Tensor) -> torch.Tensor:
+    """(n, 3) for a 1-D tensor of length n: which kernel rows (above, centre, below) land on the map
+    at each position. Built from the tensor itself, so a traced graph keeps n symbolic."""
+    ones = torch.ones_like(line)
+    pos = ones.cumsum(0)  # 1, 2, …, n
+    return torch.stack([(pos > 1).to(line.dtype), ones, (pos < pos[-1]).to(line.dtype)], dim=1)
+
+
+def add_constant_conv(c: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+    """c (1 or B, O, H, W) + conv2d(ones (H, W), kernels (B, O, 3, 3), zero padding 1).
+
+    Eager: the nine distinct values, then one broadcast and four border lines (add_response). Traced
+    (the ONNX export): the full map as two small matmuls of tap masks (rows · kernels · columns), with
+    no size-dependent constant or slice write, so one exported graph serves every image size."""
+    if not torch.jit.is_tracing():
+        return add_response(c, ones_response(kernels, *c.shape[-2:]))
+    rows, cols = _tap_rows(c[0, 0, :, 0]), _tap_rows(c[0, 0, 0, :])  # (H, 3), (W, 3)
+    return c + torch.matmul(rows, torch.matmul(kernels.to(c.dtype), cols.t()))  # (B, O, H, 3) @ … → (B, O, H, W)

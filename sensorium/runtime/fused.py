@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from ..conditioning import expand_presence
 from ..layers import ModulatedConv2d, ResBlockDown, SPADEResBlock
 from ..model import Sensorium
-from .constant_input import add_response, ones_response, weigh_kernel
+from .constant_input import add_constant_conv, weigh_kernel
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,7 @@ class FusedBlock:
         parts = content_half.split(self.hidden, dim=1)
         if not self.use_style:
             return [F.relu(part) for part in parts]
-        size = content_half.shape[2:]
-        return [add_response(part, ones_response(weigh_kernel(w, F.linear(style, pw, pb)), *size)).relu_()
+        return [add_constant_conv(part, weigh_kernel(w, F.linear(style, pw, pb))).relu_()
                 for part, w, (pw, pb) in zip(parts, self.style_w, self.style_proj, strict=True)]  # fmt: skip
 
     def _modconv(self, i: int, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
@@ -171,7 +170,7 @@ class FusedSensorium:
         # In NCHW, as the maps come: converting the wide input costs more than converting the output.
         out = F.conv2d(maps, w[:, :c] * keep[None, :, None, None], self.stem.bias, padding=1)
         out = out.contiguous(memory_format=self.fmt)
-        return add_response(out, ones_response(weigh_kernel(w[:, c:], presence), *out.shape[2:]))
+        return add_constant_conv(out, weigh_kernel(w[:, c:], presence))
 
     def encode(self, maps: torch.Tensor, presence: torch.Tensor) -> ContentState:
         cfg = self.config

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 RUNTIME_ENV = "SENSORIUM_RUNTIME"
-RUNTIMES = ("auto", "eager", "fused", "fused-cl")  # "auto": the fastest that passes its check at load
+RUNTIMES = ("auto", "eager", "fused", "fused-cl", "onnx")  # "auto": the fastest that passes its check at load
 
 
 class RuntimeChoiceError(ValueError):

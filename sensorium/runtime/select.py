@@ -12,6 +12,7 @@ from ..model import Sensorium
 from .allocator import keep_freed_memory
 from .backends import EagerRuntime, FusedRuntime, Runtime
 from .names import RUNTIMES, runtime_name
+from .onnx_backend import OnnxRuntime
 
 PARITY_ATOL = 1e-4  # fp32 runtimes: max abs difference from eager on images in [-1, 1]
 
@@ -20,8 +21,12 @@ BUILDERS: dict[str, Callable[[Sensorium], Runtime]] = {
     "eager": EagerRuntime,
     "fused": lambda model: FusedRuntime(model, channels_last=False),
     "fused-cl": lambda model: FusedRuntime(model, channels_last=True),
+    "onnx": OnnxRuntime,  # needs onnxruntime (and, to export, onnx): optional
 }
-AUTO_ORDER = ("fused", "fused-cl")
+AUTO_ORDER = ("onnx", "fused", "fused-cl")
+# "auto" never exports at start-up (tens of seconds on two cores): it takes onnx only once its graphs
+# are cached (`python -m sensorium.runtime.onnx_export`, or a first load with runtime="onnx").
+AUTO_BUILDERS = {**BUILDERS, "onnx": lambda model: OnnxRuntime(model, export=False)}
 assert set(RUNTIMES) == {"auto", *BUILDERS}, "names.py lists every runtime"
 
 
@@ -79,7 +84,7 @@ def load_runtime(model: Sensorium, name: str | None = None, atol: float = PARITY
     notes = []
     for candidate in AUTO_ORDER if chosen == "auto" else (chosen,):
         try:
-            runtime = BUILDERS[candidate](model)
+            runtime = (AUTO_BUILDERS if chosen == "auto" else BUILDERS)[candidate](model)
             gap = parity_gap(runtime, model)
         except Exception as exc:  # a backend that cannot build or run here is skipped, and said
             notes.append(f"{candidate} could not run ({type(exc).__name__}: {exc})")
