@@ -109,6 +109,9 @@ def test_sense_device_cuda_without_cuda_is_a_clear_error(photos, tmp_path, capsy
     with pytest.raises(SystemExit):
         prepare_main([str(photos), "--out", str(tmp_path), "--sense-device", "cuda"])
     assert "no CUDA device" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        prepare_main([str(photos), "--out", str(tmp_path), "--sense-device", "gpu"])
+    assert "is no device" in capsys.readouterr().err
 
 
 BLOCKED = """

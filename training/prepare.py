@@ -116,7 +116,11 @@ def sense_device(name: str) -> str:
 
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if torch.device(name).type == "cuda" and not torch.cuda.is_available():
+    try:
+        kind = torch.device(name).type
+    except RuntimeError as exc:
+        raise argparse.ArgumentTypeError(f"{name!r} is no device (use auto, cpu or cuda)") from exc
+    if kind == "cuda" and not torch.cuda.is_available():
         raise argparse.ArgumentTypeError(f"{name}: torch sees no CUDA device here (use auto or cpu)")
     return name
 
