@@ -46,8 +46,8 @@ def model_key(model: Sensorium) -> str:
     h = hashlib.sha256()
     h.update(model.config.to_json().encode())
     for name, tensor in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        h.update(f"{name} {tensor.dtype}".encode())
+        h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())  # any dtype
     for source in (fused, constant_input, inspect.getmodule(model_key)):
         h.update(inspect.getsource(source).encode())
     h.update(f"{torch.__version__} opset {OPSET}".encode())
