@@ -4,9 +4,13 @@ Thin on purpose: flags/env → one shared pipeline → `build_demo` → queue �
 in demo/ui.py, the handlers in demo/handlers.py, the settings (and env vars) in demo/settings.py.
 """
 
+# ruff: noqa: E402 (the IPython line below has to run before gradio is imported)
 from __future__ import annotations
 
 import sys
+
+if __name__ == "__main__":  # a script has no notebook: gradio imports IPython, where installed, only for its
+    sys.modules.setdefault("IPython", None)  # notebook magics (~0.5 s of the start); unimportable, as on a Space
 
 import torch
 

@@ -120,3 +120,15 @@ def test_the_web_app_is_built_once_at_launch_and_serves(tmp_path):
         App.create_app = real
     assert len(builds) == 1 and "/translate" in info["named_endpoints"]
     assert App.__dict__["create_app"] is real
+
+
+def test_app_py_as_a_script_imports_gradio_without_ipython():
+    got = fresh_python(
+        "import contextlib, io, json, runpy, sys\n"
+        "sys.argv = ['app.py', '--help']\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):\n"
+        "    runpy.run_path('app.py', run_name='__main__')\n"
+        "print(json.dumps({'usage': 'usage: app.py' in out.getvalue(), 'gradio': 'gradio' in sys.modules, "
+        "'ipython': repr(sys.modules.get('IPython', 'absent'))}))"
+    )
+    assert got == {"usage": True, "gradio": True, "ipython": "None"}
