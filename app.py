@@ -4,13 +4,16 @@ Thin on purpose: flags/env → one shared pipeline → `build_demo` → queue �
 in demo/ui.py, the handlers in demo/handlers.py, the settings (and env vars) in demo/settings.py.
 """
 
-# ruff: noqa: E402 (the IPython line below has to run before gradio is imported)
+# ruff: noqa: E402 (the lines under __main__ below have to run before gradio is imported)
 from __future__ import annotations
 
+import os
 import sys
 
-if __name__ == "__main__":  # a script has no notebook: gradio imports IPython, where installed, only for its
-    sys.modules.setdefault("IPython", None)  # notebook magics (~0.5 s of the start); unimportable, as on a Space
+if __name__ == "__main__":  # a server has no notebook and no screen
+    sys.modules.setdefault("IPython", None)  # gradio imports it, where installed, for notebook magics only (~0.5 s)
+    os.environ.setdefault("MPLBACKEND", "agg")  # gradio asks matplotlib for its backend at every event; named,
+    # that needs no matplotlib.pyplot, which mediapipe's import leaves unrun (sensorium/lazy_modules.py)
 
 import torch
 

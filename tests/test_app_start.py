@@ -122,13 +122,19 @@ def test_the_web_app_is_built_once_at_launch_and_serves(tmp_path):
     assert App.__dict__["create_app"] is real
 
 
-def test_app_py_as_a_script_imports_gradio_without_ipython():
+def test_app_py_as_a_script_imports_gradio_without_ipython_and_events_leave_pyplot_unrun():
     got = fresh_python(
-        "import contextlib, io, json, runpy, sys\n"
+        "import contextlib, io, json, os, runpy, sys\n"
+        "os.environ.pop('MPLBACKEND', None)\n"
         "sys.argv = ['app.py', '--help']\n"
         "with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):\n"
         "    runpy.run_path('app.py', run_name='__main__')\n"
+        "from gradio.utils import MatplotlibBackendMananger\n"
+        "from sensorium.lazy_modules import defer, is_deferred\n"
+        "defer('matplotlib.pyplot')  # as mediapipe's import leaves it\n"
+        "with MatplotlibBackendMananger():  # what gradio wraps every event in\n"
+        "    pass\n"
         "print(json.dumps({'usage': 'usage: app.py' in out.getvalue(), 'gradio': 'gradio' in sys.modules, "
-        "'ipython': repr(sys.modules.get('IPython', 'absent'))}))"
+        "'ipython': repr(sys.modules.get('IPython', 'absent')), 'pyplot_unrun': is_deferred('matplotlib.pyplot')}))"
     )
-    assert got == {"usage": True, "gradio": True, "ipython": "None"}
+    assert got == {"usage": True, "gradio": True, "ipython": "None", "pyplot_unrun": True}
