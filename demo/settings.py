@@ -142,12 +142,10 @@ def load_pipeline(checkpoint: str, device: str = "auto", runtime: str = "auto"):
     """The TranslationPipeline for `checkpoint`; raises StartupError with a clear message."""
     from sensorium.model import CheckpointError
     from sensorium.pipeline import TranslationPipeline
-    from sensorium.runtime.select import one_thread
 
     try:
-        with one_thread():  # hundreds of tiny tensor ops: on a busy 2-core CPU a second thread only waits
-            return TranslationPipeline.from_pretrained(checkpoint, device=None if device == "auto" else device,
-                                                       runtime=runtime)  # fmt: skip
+        return TranslationPipeline.from_pretrained(checkpoint, device=None if device == "auto" else device,
+                                                   runtime=runtime)  # fmt: skip
     except CheckpointError as err:
         hint = ""
         if Path(checkpoint).resolve() == DEFAULT_CHECKPOINT and not DEFAULT_CHECKPOINT.exists():
