@@ -12,6 +12,11 @@ server runs in its own process with a private gradio cache (GRADIO_TEMP_DIR) and
 memory (/proc/PID/status, Linux) and both folders' size once a second. After the warm-up (the
 first `warmup` of the run, which must cover the TTL plus one sweep, when the folders fill to their
 steady state), the report says how far each grew; `flat` checks them against the bounds below.
+
+`--diagnose` runs the server under benchmarks/soak_probe.py, which records what grows inside it
+(the Python heap with `--trace-frames N`, objects by type, our caches and gradio's state, glibc's
+heap in use and free) and, after the run, what `malloc_trim(0)` hands back: a leak from allocator
+retention. `python -m benchmarks.soak_probe --summarise OUT` prints those figures' trends.
 """
 
 from __future__ import annotations
@@ -54,6 +59,10 @@ class SoakConfig:
     threads: int = 1  # torch threads of the server
     sample_every: float = 1.0  # seconds between samples
     seed: int = 0
+    diagnose: bool = False  # run the server under benchmarks/soak_probe.py (what grows, what malloc_trim returns)
+    trace_frames: int = 0  # with diagnose: tracemalloc frames per allocation (0: no tracing, it slows the server)
+    probe_trim: float = 0.0  # with diagnose: malloc_trim(0) in the server every this many seconds (0: never)
+    malloc_arena_max: int = 0  # MALLOC_ARENA_MAX of the server (0: glibc's default, 8 per core)
 
 
 @dataclass
@@ -76,6 +85,7 @@ class SoakReport:
     startup_seconds: float = 0.0
     upload_mb_total: float = 0.0
     samples: list[Sample] = field(default_factory=list)
+    diagnosis: dict = field(default_factory=dict)  # the probe's final report (--diagnose)
 
     def after_warmup(self) -> list[Sample]:
         start = int(self.config["warmup"] * self.requests)
@@ -153,7 +163,12 @@ def start_server(cfg: SoakConfig, work: Path) -> tuple[subprocess.Popen, str, Pa
     port = free_port()
     env = {**os.environ, "GRADIO_TEMP_DIR": str(cache), "TMPDIR": str(tmp), "SENSORIUM_OFFLINE": "1",
            "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": str(cfg.threads)}  # fmt: skip
-    args = [sys.executable, "app.py", "--port", str(port), "--cache-ttl", str(cfg.ttl), "--threads", str(cfg.threads),
+    if cfg.malloc_arena_max:
+        env["MALLOC_ARENA_MAX"] = str(cfg.malloc_arena_max)
+    probe = ["-m", "benchmarks.soak_probe", str(work / "probe")] if cfg.diagnose else []
+    if cfg.diagnose:
+        env |= {"SENSORIUM_PROBE_TRACE": str(cfg.trace_frames), "SENSORIUM_PROBE_TRIM": str(cfg.probe_trim)}
+    args = [sys.executable, *probe, "app.py", "--port", str(port), "--cache-ttl", str(cfg.ttl), "--threads", str(cfg.threads),
             "--max-resolution", str(max(cfg.resolutions))] + (["--checkpoint", checkpoint] if checkpoint else [])  # fmt: skip
     log = open(work / "server.log", "wb")  # noqa: SIM115 (lives as long as the server)
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -233,6 +248,7 @@ def client_loop(url: str, cfg: SoakConfig, counter: dict, lock: threading.Lock, 
     styles = sorted(EXAMPLES.glob("style_*.jpg"))
     sizes = [mp for mp in MEGAPIXELS if mp <= cfg.max_megapixels] or [cfg.max_megapixels]
     while True:
+        counter["go"].wait()  # cleared while the probe takes its baseline (--diagnose)
         with lock:
             index = counter["next"]
             if index >= cfg.requests:
@@ -262,9 +278,26 @@ def client_loop(url: str, cfg: SoakConfig, counter: dict, lock: threading.Lock, 
             counter["done"] += 1
 
 
+def mark_baseline(proc: subprocess.Popen, probe: Path, counter: dict, timeout: float = 300) -> None:
+    """The probe's baseline at the end of the warm-up (SIGUSR1), taken between requests: the clients
+    wait while it runs, as it holds the server's interpreter for seconds (a request would time out)."""
+    counter["go"].clear()
+    deadline = time.monotonic() + timeout
+    while counter["done"] < counter["next"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGUSR1)
+    while not (probe / "baseline.json").is_file() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    counter["go"].set()
+
+
 def sampler(proc: subprocess.Popen, cache: Path, tmp: Path, cfg: SoakConfig, counter: dict, report: SoakReport,
             start: float, stop: threading.Event, live: Path | None = None) -> None:  # fmt: skip
+    marked = False
     while not stop.wait(cfg.sample_every):
+        if cfg.diagnose and not marked and counter["done"] >= int(cfg.warmup * cfg.requests):
+            mark_baseline(proc, cache.parent / "probe", counter)
+            marked = True
         try:
             sample = Sample(round(time.monotonic() - start, 2), counter["done"], round(rss_mb(proc.pid), 1),
                             round(folder_mb(cache), 2), round(folder_mb(tmp), 2))  # fmt: skip
@@ -295,7 +328,8 @@ def run_soak(cfg: SoakConfig, work: Path | None = None, live: Path | None = None
 
         info = Client(url, verbose=False).predict(api_name="/info")
         modalities = [m for m, v in info["modalities"].items() if v["available"]]
-        counter, lock, stop = {"next": 0, "done": 0}, threading.Lock(), threading.Event()
+        counter, lock, stop = {"next": 0, "done": 0, "go": threading.Event()}, threading.Lock(), threading.Event()
+        counter["go"].set()
         start = time.monotonic()
         watch = threading.Thread(target=sampler, args=(proc, cache, tmp, cfg, counter, report, start, stop, live),
                                  daemon=True)  # fmt: skip
@@ -313,6 +347,8 @@ def run_soak(cfg: SoakConfig, work: Path | None = None, live: Path | None = None
         watch.join()
         report.samples.append(Sample(round(report.seconds, 2), counter["done"], round(rss_mb(proc.pid), 1),
                                      round(folder_mb(cache), 2), round(folder_mb(tmp), 2)))  # fmt: skip
+        if cfg.diagnose:
+            report.diagnosis = diagnosis(proc, work / "probe")
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -320,6 +356,17 @@ def run_soak(cfg: SoakConfig, work: Path | None = None, live: Path | None = None
         except subprocess.TimeoutExpired:
             proc.kill()
     return report
+
+
+def diagnosis(proc: subprocess.Popen, probe: Path, timeout: float = 300) -> dict:
+    """Ask the probe for its final report (SIGUSR2: growth since the baseline, then malloc_trim) and read it."""
+    proc.send_signal(signal.SIGUSR2)
+    final = probe / "final.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not final.is_file():
+        time.sleep(1)
+    time.sleep(1)  # written in one call; let it finish
+    return json.loads(final.read_text()) if final.is_file() else {"error": "the probe wrote no final report"}
 
 
 def report_from_live(live: Path, cfg: SoakConfig) -> SoakReport:
@@ -346,11 +393,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=SoakConfig.warmup)
     p.add_argument("--rss-growth-mb", type=float, default=100.0, help="bound on RSS growth after warm-up")
     p.add_argument("--cache-bound-mb", type=float, default=500.0, help="bound on each folder after warm-up")
+    p.add_argument("--diagnose", action="store_true", help="run the server under benchmarks/soak_probe.py")
+    p.add_argument("--trace-frames", type=int, default=0, help="with --diagnose: tracemalloc frames (0: off)")
+    p.add_argument("--probe-trim", type=float, default=0.0, help="with --diagnose: malloc_trim every S seconds")
+    p.add_argument("--malloc-arena-max", type=int, default=0, help="MALLOC_ARENA_MAX of the server (0: default)")
     p.add_argument("--out", type=Path, default=None, help="folder for report.json and samples.csv")
     p.add_argument("--summarise", type=Path, default=None, help="only summarise this live.csv of a run")
     args = p.parse_args(argv)
     cfg = SoakConfig(requests=args.requests, clients=args.clients, ttl=args.ttl, max_megapixels=args.max_megapixels,
-                     checkpoint=args.checkpoint, threads=args.threads, warmup=args.warmup,
+                     checkpoint=args.checkpoint, threads=args.threads, warmup=args.warmup, diagnose=args.diagnose,
+                     trace_frames=args.trace_frames, probe_trim=args.probe_trim,
+                     malloc_arena_max=args.malloc_arena_max,
                      resolutions=tuple(int(r) for r in args.resolutions.split(",")))  # fmt: skip
     if args.summarise:
         summary = report_from_live(args.summarise, cfg).summary()
@@ -371,13 +424,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)
             (args.out / "report.json").write_text(json.dumps({"summary": summary, "problems": problems,
-                                                              "config": report.config,
+                                                              "config": report.config, "diagnosis": report.diagnosis,
                                                               "errors": report.error_messages}, indent=1))  # fmt: skip
             lines = ["t,done,rss_mb,cache_mb,downloads_mb"] + [
                 f"{s.t},{s.done},{s.rss_mb},{s.cache_mb},{s.downloads_mb}" for s in report.samples
             ]
             (args.out / "samples.csv").write_text("\n".join(lines) + "\n")
             shutil.copy(work / "server.log", args.out / "server.log")
+            if (work / "probe").is_dir():
+                shutil.copytree(work / "probe", args.out / "probe", dirs_exist_ok=True)
         return 1 if problems else 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
