@@ -5,6 +5,12 @@ so each activation of a forward pass (a few MiB at 256²) is page-faulted in ane
 AMD EPYC CPU (a VM) that cost more than the arithmetic: eager fp32 took 660–770 ms per toggle with
 the default settings and 250 ms with these, in the same process (benchmarks/bench_runtime.py).
 The pixels do not change. Other C libraries (musl) have no such knob: then this does nothing.
+
+The price is retention: what a burst freed stays resident, in each of glibc's arenas (up to 8 per
+core, one per thread that allocated), and a long-running server's RSS creeps up as more arenas
+reach their own high-water mark while the memory in use stays flat (benchmarks/soak.py --diagnose,
+docs/reliability.md §9). `release_free_memory` hands those free pages back; the app calls it
+periodically (demo/sweeper.py).
 """
 
 from __future__ import annotations
@@ -36,3 +42,11 @@ def keep_freed_memory(keep: bool = True) -> bool:
         return False
     mmap, trim = (KEEP_MMAP_THRESHOLD, KEEP_TRIM_THRESHOLD) if keep else (GLIBC_DEFAULT, GLIBC_DEFAULT)
     return bool(libc.mallopt(M_MMAP_THRESHOLD, mmap)) and bool(libc.mallopt(M_TRIM_THRESHOLD, trim))
+
+
+def release_free_memory() -> bool:
+    """Return the free pages of every arena to the system (glibc's `malloc_trim(0)`): RSS drops to
+    about the memory in use; the next allocations fault pages in again. False when nothing could
+    be returned, or not glibc."""
+    libc = _libc()
+    return bool(libc.malloc_trim(0)) if libc is not None and hasattr(libc, "malloc_trim") else False
