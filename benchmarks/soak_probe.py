@@ -234,18 +234,21 @@ def _flatten(record: dict, prefix: str = "") -> dict[str, float]:
     return flat
 
 
-def summarise(run: Path) -> dict:
+def summarise(run: Path, baseline_at: int | None = None) -> dict:
     """Trends after the baseline of a --diagnose run folder (live.csv + probe/): for each probed
     figure its range and least-squares slope per 1,000 requests (probe lines are placed on the
-    request count through the baseline, which both sides mark), and the final report's headlines."""
+    request count through the baseline, which both sides mark: at `baseline_at` requests, by default
+    the warm-up of report.json), and the final report's headlines."""
     import numpy as np
 
     probe = run / "probe"
     rows = [line.split(",") for line in (run / "live.csv").read_text().splitlines()[1:] if line.strip()]
     t_live, done = np.array([float(r[0]) for r in rows]), np.array([float(r[1]) for r in rows])
     base = json.loads((probe / "baseline.json").read_text())["at"]
-    warm = int(json.loads((run / "report.json").read_text())["config"]["warmup"] * done[-1]) if (
-        run / "report.json").is_file() else int(0.25 * done[-1])  # fmt: skip
+    if baseline_at is None:
+        config = json.loads((run / "report.json").read_text())["config"]
+        baseline_at = int(config["warmup"] * config["requests"])
+    warm = baseline_at
     offset = base["t"] - t_live[np.searchsorted(done, warm)]  # probe clock minus live clock
     lines = [json.loads(x) for x in (probe / "probe.jsonl").read_text().splitlines() if x.strip()]
     lines = [x for x in lines if "t" in x and x["t"] > base["t"] and x["t"] - offset <= t_live[-1]]
@@ -271,8 +274,8 @@ def summarise(run: Path) -> dict:
 
 
 def main(argv: list[str]) -> None:
-    if argv[0] == "--summarise":
-        print(json.dumps(summarise(Path(argv[1])), indent=1))
+    if argv[0] == "--summarise":  # RUN_DIR [BASELINE_REQUESTS]
+        print(json.dumps(summarise(Path(argv[1]), int(argv[2]) if len(argv) > 2 else None), indent=1))
         return
     out, script, rest = Path(argv[0]), argv[1], argv[2:]
     out.mkdir(parents=True, exist_ok=True)
