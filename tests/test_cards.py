@@ -25,6 +25,17 @@ def test_the_model_card_names_task_library_paper_and_code():
     assert PAPER in body and "app.py" in body and "assets/checkpoints/sensorium-portraits" in body
 
 
+def test_the_model_card_links_the_repository_it_ships_in():
+    """The card links the code by relative paths (no repository URL is assumed), so each must resolve
+    from the card's folder to a file of this checkout: the repository's README, app.py, the recipe."""
+    card = ROOT / "assets/checkpoints/sensorium-portraits/README.md"
+    _, body = front_matter(card)
+    targets = re.findall(r"\]\((\.\./[^)#\s]+)\)", body)
+    assert {"../../../README.md", "../../../app.py"} <= set(targets), targets
+    for target in targets:
+        assert (card.parent / target).resolve().is_file(), f"{target} does not resolve from {card.parent}"
+
+
 def test_the_space_card_matches_the_pinned_gradio_and_links_the_paper():
     meta, body = front_matter(ROOT / "README.md")
     pinned = re.search(r"^gradio(?:\[[\w,]+\])?==([\d.]+)", (ROOT / "requirements.txt").read_text(), re.M).group(1)
