@@ -25,6 +25,10 @@ class FolderSweeper:
     def __init__(self, folder: Path, ttl: float, every: float | None = None, trim_every: float = TRIM_EVERY):
         self.folder, self.ttl, self.trim_every = Path(folder), float(ttl), float(trim_every)
         self.every = every if every is not None else sweep_interval(ttl) if ttl > 0 else trim_every
+        # The thread wakes for whichever is due sooner, so a long TTL (sweeps every 10 min) does
+        # not also slow the trim down to that pace.
+        periods = [p for p in (self.every if self.ttl > 0 else 0.0, self.trim_every) if p > 0]
+        self._wake = min(periods, default=self.every)
         self.trims, self.trim_seconds = 0, 0.0  # how often memory was returned, and the time it took
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -58,13 +62,15 @@ class FolderSweeper:
         return self
 
     def _run(self) -> None:
-        last_trim = time.monotonic()
-        while not self._stop.wait(self.every):
-            if self.ttl > 0:
+        last_sweep = last_trim = time.monotonic()
+        while not self._stop.wait(self._wake):
+            now = time.monotonic()
+            if self.ttl > 0 and now - last_sweep >= self.every * 0.99:  # 1 %: a wait may end a hair early
                 self.sweep()
-            if self.trim_every > 0 and time.monotonic() - last_trim >= self.trim_every:
+                last_sweep = now
+            if self.trim_every > 0 and now - last_trim >= self.trim_every * 0.99:
                 self.release_memory()
-                last_trim = time.monotonic()
+                last_trim = now
 
     def remove(self) -> None:
         """Stop sweeping and delete the folder (registered with atexit)."""

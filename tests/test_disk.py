@@ -153,3 +153,15 @@ def test_the_app_installs_the_safe_sweep(tmp_path):
     build_demo(tiny_pipeline())  # a second app in the process: still ours, gradio's kept aside
     assert route_utils.delete_files_created_by_app is delete_files_created_by_app
     assert gradio_sweep() is not delete_files_created_by_app
+
+
+def test_a_long_ttl_does_not_slow_the_memory_trim_to_the_sweep_pace(tmp_path):
+    """An hour's TTL sweeps every 10 minutes; the trim keeps its own, shorter period."""
+    sweeper = FolderSweeper(tmp_path / "out", ttl=3600, trim_every=0.1)
+    assert sweeper.every == 600
+    sweeper.start()
+    deadline = time.monotonic() + 10
+    while sweeper.trims == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sweeper.remove()
+    assert sweeper.trims >= 1
