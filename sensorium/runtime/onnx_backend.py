@@ -38,10 +38,10 @@ class OnnxRuntime:
 
         self._encode, self._generate = session(self.graphs.encode), session(self.graphs.generate)
         self._state_inputs = [i.name for i in self._generate.get_inputs() if i.name != STYLE_INPUT]
+        self._state_outputs = [o.name for o in self._encode.get_outputs()]
 
     def encode(self, maps: torch.Tensor, presence: torch.Tensor) -> list[State]:
-        names = [o.name for o in self._encode.get_outputs()]
-        return [dict(zip(names, self._encode.run(None, {"maps": _array(m[None]), "presence": _array(p[None])}),
+        return [dict(zip(self._state_outputs, self._encode.run(None, {"maps": _array(m[None]), "presence": _array(p[None])}),
                          strict=True))  # fmt: skip
                 for m, p in zip(maps, presence, strict=True)]
 

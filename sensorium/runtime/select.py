@@ -90,8 +90,7 @@ def load_runtime(model: Sensorium, name: str | None = None, atol: float = PARITY
             notes.append(f"{candidate} could not run ({type(exc).__name__}: {exc})")
             continue
         if gap <= atol:
-            if device.type == "cpu":
-                keep_freed_memory()
+            keep_freed_memory()  # only CPU models get here (the returns above)
             return runtime, ""
         notes.append(f"{candidate} disagreed with eager (max difference {gap:.2g} > {atol:g})")
     return EagerRuntime(model), f"Runtime: eager, because {'; '.join(notes)}."
