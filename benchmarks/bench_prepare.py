@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from benchmarks.common import device_name, fresh_variant, header, publish
+from benchmarks.common import device_name, fresh_variant, header, publish, sync
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "assets/examples").glob("content_*.jpg"))
@@ -74,10 +74,9 @@ def prepare_seconds(photos: Path, out: Path, senses: list[str], resolution: int,
     args = [str(photos), "--out", str(out), "--resolution", str(resolution), "--senses", ",".join(senses),
             "--workers", "1", "--sense-device", device, "--sense-batch", str(batch)]  # fmt: skip
     with pinned(pins):
-        sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
         start = time.perf_counter()
         report = prepare_main(args)
-        sync()
+        sync(torch.device(device))
         return time.perf_counter() - start, report
 
 

@@ -29,7 +29,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from .bench_app import free_port
+from .soak_probe import rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "assets" / "examples"
@@ -140,12 +142,6 @@ def flat(summary: dict, rss_growth_mb: float, cache_bound_mb: float) -> list[str
 
 
 # -- the server -----------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def tiny_checkpoint(folder: Path) -> Path:
     sys.path.insert(0, str(ROOT))
     from tests.app_fixtures import tiny_model
@@ -189,13 +185,6 @@ def wait_until_up(proc: subprocess.Popen, url: str, timeout: float = 300) -> Non
             pass
         time.sleep(0.5)
     raise RuntimeError(f"the server did not answer within {timeout:g} s")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def folder_mb(folder: Path) -> float:
