@@ -7,8 +7,6 @@ and batched. The providers for GPU machines, and usable where mediapipe is not i
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 from PIL import Image
@@ -34,19 +32,9 @@ class TorchFaceMeshSense:
 
     def _check_available(self) -> Availability:
         from .face_mesh_port import ATTENTION_MESH_MODEL
-        from .mediapipe_ports import FACE_DETECTION_MODEL, MODULES_ENV, mediapipe_model
+        from .mediapipe_ports import FACE_DETECTION_MODEL, port_availability
 
-        try:
-            import tflite  # noqa: F401  (the flatbuffer reader)
-
-            for model in (FACE_DETECTION_MODEL, ATTENTION_MESH_MODEL, *self.models):
-                mediapipe_model(model)
-        except ImportError as exc:
-            return Availability(False, f"{self.label}: needs the `tflite` flatbuffer reader ({exc})")  # type: ignore[attr-defined]
-        except FileNotFoundError as exc:
-            hint = "" if os.environ.get(MODULES_ENV) else f"; or point ${MODULES_ENV} at a copy of mediapipe's modules/"
-            return Availability(False, f"{self.label}: {exc}{hint}")  # type: ignore[attr-defined]
-        return Availability(True)
+        return port_availability(self.label, (FACE_DETECTION_MODEL, ATTENTION_MESH_MODEL, *self.models))  # type: ignore[attr-defined]
 
     def _load(self, device: torch.device) -> None:
         from .face_mesh_port import face_mesh_port

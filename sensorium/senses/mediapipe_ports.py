@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .base import Availability
 from .tflite import load_tflite
 
 SELFIE_MODEL = "selfie_segmentation/selfie_segmentation.tflite"
@@ -47,6 +48,22 @@ def mediapipe_model(relative: str) -> Path:
         raise FileNotFoundError(f"{path} is missing: mediapipe==0.10.21 bundles it, later releases do not")
     return path
 
+
+
+def port_availability(label: str, models: tuple[str, ...]) -> Availability:
+    """Whether a torch-port sense can run here: the `tflite` reader imports and every bundled model
+    file it needs is found (in mediapipe's wheel or under $SENSORIUM_MEDIAPIPE_MODULES)."""
+    try:
+        import tflite  # noqa: F401  (the flatbuffer reader)
+
+        for model in models:
+            mediapipe_model(model)
+    except ImportError as exc:
+        return Availability(False, f"{label}: needs the `tflite` flatbuffer reader ({exc})")
+    except FileNotFoundError as exc:
+        hint = "" if os.environ.get(MODULES_ENV) else f"; or point ${MODULES_ENV} at a copy of mediapipe's modules/"
+        return Availability(False, f"{label}: {exc}{hint}")
+    return Availability(True)
 
 class PersonNet(nn.Module):
     """Person probability (B, 1, H, W) in [0, 1] of images (B, 3, H, W) in [0, 1].

@@ -4,14 +4,13 @@ on the CPU only, and GPU images often lack it: only the .tflite file is needed h
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
 from .base import Availability, Sense, SenseMap
+from .model_cache import shared
 from .person import PERSON_COLOR
 from .recent import recent
 
@@ -32,23 +31,15 @@ class TorchSelfiePerson(Sense):
         self.net = None
 
     def _check_available(self) -> Availability:
-        from .mediapipe_ports import MODULES_ENV, SELFIE_MODEL, mediapipe_model
+        from .mediapipe_ports import SELFIE_MODEL, port_availability
 
-        try:
-            import tflite  # noqa: F401  (the flatbuffer reader)
-
-            mediapipe_model(SELFIE_MODEL)
-        except ImportError as exc:
-            return Availability(False, f"{self.label}: needs the `tflite` flatbuffer reader ({exc})")
-        except FileNotFoundError as exc:
-            hint = "" if os.environ.get(MODULES_ENV) else f"; or point ${MODULES_ENV} at a copy of mediapipe's modules/"
-            return Availability(False, f"{self.label}: {exc}{hint}")
-        return Availability(True)
+        return port_availability(self.label, (SELFIE_MODEL,))
 
     def _load(self, device: torch.device) -> None:
         from .mediapipe_ports import PersonNet
 
-        self.net = PersonNet().to(device)
+        # One network per device for every sense that runs it (person, and mesh face parsing's mask).
+        self.net = shared(("person-selfie-torch", str(device)), lambda: PersonNet().to(device))
 
     @torch.no_grad()
     def maps(self, images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
