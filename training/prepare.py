@@ -47,15 +47,10 @@ def _init_worker(senses: list[str], device: str, source: ImageCollection) -> Non
     _source = source
 
 
-def prepare_one(job: tuple[str | int, str, str, int, list[str], bool]) -> tuple[str, str]:
-    """→ (status, message) with status in {"done", "skipped"}."""
-    return prepare_batch([job])[0]
-
-
 def prepare_batch(jobs: list[tuple[str | int, str, str, int, list[str], bool]]) -> list[tuple[str, str]]:
-    """`prepare_one` for several images of one resolution: their crops go through the senses as one
-    batch (`SenseSet.extract_batch`: one network call for a batched port, image by image for the
-    other senses), and every crop is saved as `prepare_one` saves it."""
+    """Several images of one resolution → one (status, message) each, status "done" or "skipped":
+    their crops go through the senses as one batch (`SenseSet.extract_batch`: one network call for
+    a batched port, image by image for the other senses), and each crop is saved on its own."""
     from sensorium.images import ImageError, center_crop_square, load_image
 
     results: list[tuple[str, str] | None] = [None] * len(jobs)
