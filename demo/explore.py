@@ -20,7 +20,7 @@ from sensorium.freedom import style_freedom as render_freedom
 from sensorium.senses.settings import SenseSettings
 
 from . import handlers as h
-from .inputs import check_domain, check_modalities, check_resolution, check_strengths, load_upload, pretty, user_error
+from .inputs import check_domain, load_upload, pretty, user_error
 from .state import DemoState
 
 DEFAULT_STYLES = 8  # sampled styles behind one heat map
@@ -92,10 +92,5 @@ def _sensed(state: DemoState, content, modalities, strengths, resolution, maps, 
     """(sensed content, modalities to use, strengths, resolution) the way `handlers.translate` reads
     them: a modality given an own map is used, and its map replaces the sense's."""
     c = load_upload(state, content, "content")
-    own = h.own_maps_of(state, maps)
-    if modalities is not None and not isinstance(modalities, str):
-        modalities = [*modalities, *(m for m in own if m not in modalities)]
-    use, _ = check_modalities(state, modalities, tuple(own))
-    strengths = check_strengths(state, strengths)
-    res, _ = check_resolution(state, resolution)
-    return h.sense(state, c.image, res, own, settings), use, strengths, res
+    req = h.content_request(state, modalities, strengths, resolution, maps)
+    return h.sense(state, c.image, req.resolution, req.own, settings), req.use, req.strengths, req.resolution

@@ -108,15 +108,11 @@ def translate(state: DemoState, content, style, modalities: Sequence[str] | None
     """
     c, s = load_upload(state, content, "content"), load_upload(state, style, "style")
     b = load_upload(state, style_b, "second style") if style_b is not None else None
-    own = own_maps_of(state, maps)
-    if isinstance(modalities, (list, tuple)):  # anything else is check_modalities' to refuse
-        modalities = [*modalities, *(m for m in own if m not in modalities)]
-    use, notes = check_modalities(state, modalities, tuple(own))
-    strengths = check_strengths(state, strengths)
-    res, res_notes = check_resolution(state, resolution)
+    req = content_request(state, modalities, strengths, resolution, maps)
+    own, use, strengths, res = req.own, req.use, req.strengths, req.resolution
     domain = check_domain(state, domain)
     mix = check_mix(state, mix)
-    notes = [f"Content image: {n}" for n in c.notes] + [f"Style image: {n}" for n in s.notes] + res_notes + notes
+    notes = [f"Content image: {n}" for n in c.notes] + [f"Style image: {n}" for n in s.notes] + req.notes
 
     t0 = time.perf_counter()
     content = sense(state, c.image, res, own, settings)
@@ -224,6 +220,29 @@ def own_maps_of(state: DemoState, maps: Mapping | None) -> dict:
         if m not in state.pipe.trained_modalities:
             raise user_error(f"This checkpoint was not trained with {m} maps, so your {m} map cannot be used.")
     return out
+
+
+@dataclass(frozen=True)
+class ContentRequest:
+    """What a request asks of the content, checked: own maps, the modalities to use (a modality given
+    an own map is used), their strengths, the resolution, and the notes those checks made."""
+
+    own: dict
+    use: Sequence[str]
+    strengths: Mapping[str, float]
+    resolution: int
+    notes: list[str]
+
+
+def content_request(state: DemoState, modalities, strengths, resolution, maps) -> ContentRequest:
+    """The one reading of modalities, strengths, resolution and own maps, for every handler that renders."""
+    own = own_maps_of(state, maps)
+    if isinstance(modalities, (list, tuple)):  # anything else is check_modalities' to refuse
+        modalities = [*modalities, *(m for m in own if m not in modalities)]
+    use, notes = check_modalities(state, modalities, tuple(own))
+    strengths = check_strengths(state, strengths)
+    res, res_notes = check_resolution(state, resolution)
+    return ContentRequest(own, use, strengths, res, res_notes + notes)
 
 
 def render(state: DemoState, content: Content, styles: torch.Tensor, use: Sequence[str],
