@@ -18,7 +18,6 @@ if __name__ == "__main__":  # a server has no notebook and no screen
 import torch
 
 from demo import app_builds
-from demo.mcp_tools import expose_tools
 from demo.settings import StartupError, load_pipeline, parse_settings
 from demo.ui import build_demo, launch_options, queue_options
 
@@ -35,8 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = build_demo(pipeline, settings)
     with app_builds.skipped():  # queue() would build a web app that launch() replaces: see demo/app_builds.py
         demo.queue(**queue_options(settings))
-    demo.launch(**launch_options(settings), prevent_thread_lock=True)
-    expose_tools(demo)  # with --mcp: only the four MCP tools, see demo/mcp_tools.py
+    demo.launch(**launch_options(settings), prevent_thread_lock=True)  # with --mcp, only our four tools
     demo.block_thread()
     return 0
 

@@ -4,12 +4,15 @@ Gradio serves every public endpoint as an MCP tool over streamable HTTP at /grad
 gradio_client endpoints (/translate …) take uploads, which gradio would fetch itself when an MCP
 caller names them by URL; so the tools are their own endpoints (/mcp_translate …) whose image
 arguments are strings read by `demo.url_fetch` (a public http(s) URL or a data: URI, capped like
-uploads, never a server path), and `expose_tools` limits the MCP server to these four.
+uploads, never a server path), and `expose_tools` limits the MCP server to these four, from
+`tools_lifespan`: in the server's startup, so that no client ever sees gradio's full tool list.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 
 import gradio as gr
 from PIL import Image
@@ -186,3 +189,13 @@ def expose_tools(demo: gr.Blocks) -> None:
         return list(result) if isinstance(result, tuple) else [result]
 
     server._execute_tool_without_progress = every_output
+
+
+@contextlib.asynccontextmanager
+async def tools_lifespan(app) -> AsyncIterator[None]:
+    """The launched app's lifespan (`launch(app_kwargs={"lifespan": ...})`): uvicorn runs it before it
+    accepts a connection, after gradio has made its MCP server, so the tools are limited before any
+    client can list them. (Limited after `launch()` returns, a client polling the port could list
+    gradio's ten tools first, as a loaded CI machine once did.)"""
+    expose_tools(app.get_blocks())
+    yield

@@ -22,7 +22,7 @@ from sensorium.pipeline import TranslationPipeline
 from . import app_builds, atomic_cache, cache_sweep, explore_ui, own_maps, sense_settings, webcam
 from . import handlers as h
 from .inputs import MAX_STRENGTH, pretty, short, user_error
-from .mcp_tools import fetch_policy, mcp_endpoints
+from .mcp_tools import fetch_policy, mcp_endpoints, tools_lifespan
 from .presets import presets_panel
 from .settings import EXAMPLES_DIR, Settings, load_pipeline, max_resolution_for
 from .state import DemoState
@@ -357,7 +357,8 @@ def queue_options(settings: Settings) -> dict:
 
 
 def launch_options(settings: Settings) -> dict:
-    """Keyword arguments of `Blocks.launch` (theme and CSS live there since gradio 6)."""
+    """Keyword arguments of `Blocks.launch` (theme and CSS live there since gradio 6); with MCP on, the
+    lifespan that limits its tools to ours before the server takes a request."""
     return dict(server_name=settings.host, server_port=settings.port, share=settings.share, theme=THEME, css=CSS,
                 max_file_size=settings.max_file_size, allowed_paths=[str(EXAMPLES_DIR)], show_error=False,
-                mcp_server=settings.mcp)  # fmt: skip
+                mcp_server=settings.mcp, app_kwargs={"lifespan": tools_lifespan} if settings.mcp else None)  # fmt: skip

@@ -99,7 +99,6 @@ def launch_app(checkpoint_dir: Path, **settings_kwargs):
     """The real app (build_demo + queue + launch options of app.py) on 127.0.0.1 at a free port,
     around a tiny model saved to `checkpoint_dir`. Returns (demo, url); call demo.close()."""
     from demo import app_builds
-    from demo.mcp_tools import expose_tools
     from demo.settings import Settings
     from demo.ui import build_demo, launch_options, queue_options
 
@@ -108,7 +107,6 @@ def launch_app(checkpoint_dir: Path, **settings_kwargs):
     with app_builds.skipped():  # as app.py does
         demo.queue(**queue_options(settings))
     _, url, _ = demo.launch(**launch_options(settings), prevent_thread_lock=True, quiet=True)
-    expose_tools(demo)
     return demo, url
 
 

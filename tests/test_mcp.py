@@ -47,11 +47,22 @@ def texts_of(result) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
+def launched(tmp_path_factory):
+    """(url, the MCP tool names as launch() returned, before any request could change them)."""
     with torch_threads(1):
         demo, url = launch_app(tmp_path_factory.mktemp("mcp") / "ckpt", mcp=True, max_file_size="2mb")
-        yield url
+        yield url, set(demo.mcp_server_obj.tool_to_endpoint)
         demo.close()
+
+
+@pytest.fixture(scope="module")
+def app(launched):
+    return launched[0]
+
+
+def test_the_tools_are_limited_before_the_server_takes_a_request(launched):
+    # launch() returns once the server listens; a client polling the port may ask before the next line runs
+    assert launched[1] == TOOLS
 
 
 def test_the_four_tools_are_listed_with_typed_documented_parameters(app):
