@@ -17,13 +17,14 @@ if __name__ == "__main__":  # a server has no notebook and no screen
 
 import torch
 
-from demo import app_builds
-from demo.settings import StartupError, load_pipeline, parse_settings
-from demo.ui import build_demo, launch_options, queue_options
+from demo.settings import Settings, StartupError, load_pipeline, parse_settings
 
 
-def main(argv: list[str] | None = None) -> int:
-    settings = parse_settings(argv)
+def serve(settings: Settings) -> int:
+    """Load the pipeline, build the app and serve it until stopped; 2 when the pipeline cannot load."""
+    from demo import app_builds  # gradio is imported here, after the __main__ block below has run
+    from demo.ui import build_demo, launch_options, queue_options
+
     if settings.threads:
         torch.set_num_threads(settings.threads)
     try:
@@ -39,5 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def main(argv: list[str] | None = None) -> int:
+    return serve(parse_settings(argv))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    settings = parse_settings()
+    if not settings.mcp:  # gradio imports the mcp package for its MCP server alone: ~0.2-0.6 s of the start
+        sys.modules.setdefault("mcp", None)  # unimportable, as where gradio's mcp extra is not installed
+    sys.exit(serve(settings))

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Pulled in at start-up only by accident: torch builds a model on the meta device with Python
@@ -18,9 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 NOT_AT_START = ("torch._dynamo", "sympy", "torch.fx.experimental.symbolic_shapes")
 
 
-def fresh_python(code: str) -> dict:
+def fresh_python(code: str, *args: str) -> dict:
     """Run `code` (which prints one JSON line last) in a new interpreter at the repo root."""
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+    out = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "SENSORIUM_OFFLINE": "1", "HF_HUB_OFFLINE": "1"})  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -122,19 +124,53 @@ def test_the_web_app_is_built_once_at_launch_and_serves(tmp_path):
     assert App.__dict__["create_app"] is real
 
 
-def test_app_py_as_a_script_imports_gradio_without_ipython_and_events_leave_pyplot_unrun():
+@pytest.mark.parametrize("mcp", [False, True])
+def test_app_py_as_a_script_imports_gradio_without_ipython_or_unused_mcp_and_events_leave_pyplot_unrun(mcp):
+    # a checkpoint that does not exist: app.py runs as a server would up to loading it, then exits 2
+    argv = ["app.py", "--checkpoint", "no/such/checkpoint", *(["--mcp"] if mcp else [])]
     got = fresh_python(
         "import contextlib, io, json, os, runpy, sys\n"
-        "os.environ.pop('MPLBACKEND', None)\n"
-        "sys.argv = ['app.py', '--help']\n"
-        "with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):\n"
-        "    runpy.run_path('app.py', run_name='__main__')\n"
+        "os.environ.pop('MPLBACKEND', None); os.environ.pop('SENSORIUM_MCP', None)\n"
+        f"sys.argv = {argv!r}\n"
+        "code = None\n"
+        "with contextlib.redirect_stderr(io.StringIO()) as err:\n"
+        "    try:\n"
+        "        runpy.run_path('app.py', run_name='__main__')\n"
+        "    except SystemExit as stop:\n"
+        "        code = stop.code\n"
         "from gradio.utils import MatplotlibBackendMananger\n"
         "from sensorium.lazy_modules import defer, is_deferred\n"
         "defer('matplotlib.pyplot')  # as mediapipe's import leaves it\n"
         "with MatplotlibBackendMananger():  # what gradio wraps every event in\n"
         "    pass\n"
-        "print(json.dumps({'usage': 'usage: app.py' in out.getvalue(), 'gradio': 'gradio' in sys.modules, "
-        "'ipython': repr(sys.modules.get('IPython', 'absent')), 'pyplot_unrun': is_deferred('matplotlib.pyplot')}))"
+        "mcp = sys.modules.get('mcp', 'absent')\n"
+        "print(json.dumps({'exit': code, 'said': 'Sensorium could not start' in err.getvalue(), "
+        "'gradio': 'gradio' in sys.modules, 'ipython': repr(sys.modules.get('IPython', 'absent')), "
+        "'mcp': 'blocked' if mcp is None else type(mcp).__name__, 'pyplot_unrun': is_deferred('matplotlib.pyplot')}))"
     )
-    assert got == {"usage": True, "gradio": True, "ipython": "None", "pyplot_unrun": True}
+    assert got == {"exit": 2, "said": True, "gradio": True, "ipython": "None", "mcp": "module" if mcp else "blocked",
+                   "pyplot_unrun": True}  # fmt: skip
+
+
+def test_pandas_waits_until_gradio_analyses_a_finished_request(tmp_path):
+    got = fresh_python(
+        "import json, sys, time\n"
+        "import app\n"
+        "from sensorium.lazy_modules import is_deferred\n"
+        "from gradio_client import Client\n"
+        "from tests.app_fixtures import launch_app\n"
+        "demo, url = launch_app(__import__('pathlib').Path(sys.argv[-1]))\n"
+        "at_start = is_deferred('pandas')\n"
+        "info = Client(url, verbose=False).predict(api_name='/info')\n"
+        "deadline = time.monotonic() + 60\n"
+        "while is_deferred('pandas') and time.monotonic() < deadline:\n"
+        "    time.sleep(0.2)\n"
+        "time.sleep(1)\n"
+        "summary = demo._queue.cached_event_analytics_summary\n"
+        "demo.close()\n"
+        "print(json.dumps({'at_start': at_start, 'answered': bool(info), 'after': is_deferred('pandas'), "
+        "'pandas': type(sys.modules['pandas']).__name__, 'analysed': sorted(summary.get('functions', {}))}))",
+        str(tmp_path / "ckpt"),
+    )
+    assert got["at_start"] and got["answered"]  # ~1 s of `import gradio` not spent before the first answer
+    assert not got["after"] and got["pandas"] == "module" and got["analysed"]  # gradio's analytics still run
