@@ -16,6 +16,7 @@ from . import (
     bench_face_mesh,
     bench_generator,
     bench_pipeline,
+    bench_precision,
     bench_runtime,
     bench_senses,
     bench_training,
@@ -40,6 +41,8 @@ def main() -> None:
     bench_app.run(a.quick, 20, write=write)
     bench_runtime.run(5 if a.quick else 15, write=write)
     bench_explore.run(2 if a.quick else 5, 10 if a.quick else 30, write=write)
+    if not a.quick:  # every example under bf16: ~6 min on a CPU without bf16 units
+        bench_precision.run(write)
     print(f"all benchmarks: {time.perf_counter() - t0:.0f} s")
 
 
