@@ -122,20 +122,23 @@ class Sensorium(nn.Module):
         config_file, weights_file = _resolve_files(str(name_or_path), revision, local_files_only)
         config, metadata = read_config(config_file)
         with torch.device("meta"):  # shapes only: a hostile config.json cannot make us allocate
-            expected = cls(config).state_dict()
-        _check_header(weights_file, expected)  # keys, shapes and dtypes, before any weight is read
-        model = cls(config)
+            model = cls(config)  # and no random init that the weights would overwrite
+        _check_header(weights_file, model.state_dict())  # keys, shapes and dtypes, before any weight is read
         try:
             from safetensors.torch import load_file
 
             state = load_file(str(weights_file))
         except Exception as exc:
             raise _unreadable(weights_file, exc) from exc
-        state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+        # a fresh tensor each (fp32), as load_state_dict's copy into the module gave: the file's tensors
+        # are views into one buffer, and convs over them differ from the saved model's in the last bit
+        state = {k: v.to(torch.float32 if v.is_floating_point() else v.dtype, copy=True) for k, v in state.items()}
         try:
-            model.load_state_dict(state, strict=True)
+            model.load_state_dict(state, strict=True, assign=True)  # the file's tensors replace the meta ones
         except RuntimeError as exc:
             raise CheckpointError(f"{weights_file} has tensors of the wrong shape: {exc}") from exc
+        # strict loading fills every parameter and buffer: all of them are in the state dict
+        assert not any(t.is_meta for t in (*model.parameters(), *model.buffers())), "a tensor was left unloaded"
         model.info = CheckpointInfo.from_dict(metadata)
         return model.to(device).eval()
 
