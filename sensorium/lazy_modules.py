@@ -5,12 +5,16 @@ about 60 % of `import mediapipe`, ~0.6 s of the app's start on a 2-core CPU. `de
 a stand-in into `sys.modules`; the first attribute read through it imports the real module and
 from then on every read is forwarded, so a real use still works, only later. (importlib's own
 LazyLoader does not help here: on Python 3.11 the `import` statement itself reads `__spec__`,
-which runs the module.)
+which runs the module.) `defer_on_import(name)` does the same for a subpackage that its own parent
+imports, where the stand-in can only be made when that import happens: mediapipe's __init__ imports
+its Tasks API (mediapipe.tasks.python: audio, vision, text; ~0.16 s), which no sense uses.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import sys
 import threading
@@ -27,8 +31,8 @@ class DeferredModule(ModuleType):
         self._sensorium_real: ModuleType | None = None
 
     def __getattr__(self, attr: str):  # only for attributes this stand-in does not have
-        if attr.startswith("_sensorium_"):
-            raise AttributeError(attr)
+        if attr.startswith("_sensorium_") or (attr == "__path__" and self.__dict__.get("_sensorium_creating")):
+            raise AttributeError(attr)  # (the import system asks for __path__ while it creates the stand-in)
         return getattr(self._sensorium_load(), attr)
 
     def __dir__(self):
@@ -62,6 +66,54 @@ def defer(name: str) -> bool:
     if parent:
         setattr(sys.modules[parent], child, stand_in)  # as the import system binds a submodule
     return True
+
+
+class _StandInLoader(importlib.abc.Loader):
+    """Loads a module as its stand-in: the real spec is kept for when it is used."""
+
+    def __init__(self, real_spec) -> None:
+        self.real_spec = real_spec
+
+    def create_module(self, spec) -> DeferredModule:
+        module = DeferredModule(spec.name, self.real_spec)
+        module._sensorium_creating = True
+        return module
+
+    def exec_module(self, module) -> None:
+        module._sensorium_creating = False  # from now on, importing a submodule imports the real package
+
+
+class _DeferOnImport(importlib.abc.MetaPathFinder):
+    """On sys.meta_path: the first import of a waiting name gets a stand-in, once."""
+
+    def __init__(self) -> None:
+        self.waiting: set[str] = set()
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in self.waiting:
+            return None
+        self.waiting.discard(fullname)  # the stand-in's own load, later, finds the real module
+        real = importlib.machinery.PathFinder.find_spec(fullname, path)
+        return None if real is None else importlib.machinery.ModuleSpec(fullname, _StandInLoader(real))
+
+
+_on_import = _DeferOnImport()
+
+
+def defer_on_import(name: str) -> bool:
+    """As `defer`, for a submodule that its own parent package imports (mediapipe's __init__ imports
+    mediapipe.tasks.python), so it cannot be found before the parent runs: when the import happens,
+    it gets a stand-in. False where it is already imported (then nothing changes)."""
+    if name in sys.modules:
+        return False
+    with _lock:
+        if _on_import not in sys.meta_path:
+            sys.meta_path.insert(0, _on_import)
+        _on_import.waiting.add(name)
+    return True
+
+
+_lock = threading.Lock()
 
 
 def is_deferred(name: str) -> bool:

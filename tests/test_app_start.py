@@ -48,10 +48,11 @@ def test_resolving_the_senses_leaves_matplotlib_pyplot_unrun():
         "from sensorium.lazy_modules import is_deferred\n"
         "status = load_pipeline(str(DEFAULT_CHECKPOINT)).senses.status()\n"
         "print(json.dumps({'mediapipe': 'mediapipe' in sys.modules, 'deferred': is_deferred('matplotlib.pyplot'), "
-        "'ok': sorted(m for m, a in status.items() if a)}))"
+        "'tasks': is_deferred('mediapipe.tasks.python'), 'ok': sorted(m for m, a in status.items() if a)}))"
     )
     assert got["ok"], "no sense can run: the check below would say nothing"
     assert got["mediapipe"] and got["deferred"]  # mediapipe was imported for its senses, pyplot was not run
+    assert got["tasks"]  # nor its Tasks API (audio, vision, text)
 
 
 def test_a_deferred_module_still_works_when_used():
@@ -67,6 +68,25 @@ def test_a_deferred_module_still_works_when_used():
         "'after': is_deferred('matplotlib.pyplot'), 'same': pyplot is plt, 'real': type(sys.modules['matplotlib.pyplot']).__name__}))"
     )
     assert got == {"first": True, "again": False, "before": True, "after": False, "same": True, "real": "module"}
+
+
+@pytest.mark.parametrize("first_use", ["attribute", "submodule import"])
+def test_a_subpackage_deferred_on_import_still_works_when_used(first_use):
+    use = ("vision = mediapipe.tasks.vision" if first_use == "attribute"
+           else "from mediapipe.tasks.python import vision")  # fmt: skip
+    got = fresh_python(
+        "import json, sys\n"
+        "from sensorium.lazy_modules import defer_on_import, is_deferred\n"
+        "first = defer_on_import('mediapipe.tasks.python')\n"
+        "import mediapipe\n"
+        "before = is_deferred('mediapipe.tasks.python')\n"
+        f"{use}\n"
+        "print(json.dumps({'first': first, 'before': before, 'after': is_deferred('mediapipe.tasks.python'), "
+        "'landmarker': vision.FaceLandmarker.__name__, 'same': mediapipe.tasks.vision is vision, "
+        "'again': defer_on_import('mediapipe.tasks.python'), 'real': type(sys.modules['mediapipe.tasks.python']).__name__}))"
+    )
+    assert got == {"first": True, "before": True, "after": False, "landmarker": "FaceLandmarker", "same": True,
+                   "again": False, "real": "module"}  # fmt: skip
 
 
 def test_gradio_is_imported_without_rewriting_its_type_stubs():

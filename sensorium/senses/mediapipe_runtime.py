@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..lazy_modules import defer
+from ..lazy_modules import defer, defer_on_import
 from .base import Availability, Sense
 from .map_cache import image_hash
 from .model_cache import shared
@@ -29,6 +29,7 @@ MEDIAPIPE_HINT = (
 def mediapipe_availability(label: str, solution: str) -> Availability:
     try:
         defer("matplotlib.pyplot")  # mediapipe imports it for drawing helpers no sense uses: see lazy_modules.py
+        defer_on_import("mediapipe.tasks.python")  # its Tasks API (audio, vision, text), which no sense uses
         import mediapipe as mp
 
         getattr(mp.solutions, solution)
