@@ -177,8 +177,9 @@ def expose_tools(demo: gr.Blocks) -> None:
     """Limit the launched app's MCP server to the four tools above, under their plain names (gradio
     would otherwise also list the upload endpoints, whose URL arguments it fetches itself)."""
     server = getattr(demo, "mcp_server_obj", None)
-    if server is None:
-        return
+    if server is None or getattr(server, "_sensorium_tools", False):
+        return  # no MCP server, or limited already (a second start of the same server)
+    server._sensorium_tools = True
     server.tool_to_endpoint = {server.tool_prefix + name: f"/mcp_{name}" for name in TOOLS}
     plain = server._execute_tool_without_progress
 

@@ -80,6 +80,10 @@ class _StandInLoader(importlib.abc.Loader):
         return module
 
     def exec_module(self, module) -> None:
+        # the real module's spec and package, not the stand-in loader's (the import system set those)
+        module.__spec__, module.__package__ = self.real_spec, self.real_spec.parent
+        if self.real_spec.submodule_search_locations is not None:
+            module.__package__ = self.real_spec.name
         module._sensorium_creating = False  # from now on, importing a submodule imports the real package
 
 

@@ -51,7 +51,7 @@ def launched(tmp_path_factory):
     """(url, the MCP tool names as launch() returned, before any request could change them)."""
     with torch_threads(1):
         demo, url = launch_app(tmp_path_factory.mktemp("mcp") / "ckpt", mcp=True, max_file_size="2mb")
-        yield url, set(demo.mcp_server_obj.tool_to_endpoint)
+        yield url, set(demo.mcp_server_obj.tool_to_endpoint), demo
         demo.close()
 
 
@@ -63,6 +63,15 @@ def app(launched):
 def test_the_tools_are_limited_before_the_server_takes_a_request(launched):
     # launch() returns once the server listens; a client polling the port may ask before the next line runs
     assert launched[1] == TOOLS
+
+
+def test_limiting_the_tools_again_changes_nothing(launched):
+    from demo.mcp_tools import expose_tools
+
+    url, _, demo = launched
+    expose_tools(demo)  # as a second start of the same server would
+    result = session_run(url, lambda s: s.call_tool("extract", {"content": data_uri(CONTENT)}))
+    assert not result.isError and len(images_of(result)) == 1 and texts_of(result)
 
 
 def test_the_four_tools_are_listed_with_typed_documented_parameters(app):
