@@ -85,7 +85,7 @@ def upload(label: str, **kwargs) -> gr.Image:
                 load_image(getattr(payload, "path", None))
             except ImageError as err:
                 message = str(err)
-            raise user_error(f"{label}: {message}") from None
+            raise user_error(f"{label[:1].upper()}{label[1:]}: {message}") from None  # as load_upload words it
 
     image.preprocess = preprocess
     return image

@@ -82,8 +82,12 @@ def test_translate_errors_are_clear(client, kwargs, message):
 
 
 def test_unreadable_uploads_are_clear(client, tmp_path):
-    with pytest.raises(AppError, match="not an image we can read"):
+    with pytest.raises(AppError, match="^Style image: That file is not an image we can read"):
         client.predict(handle_file(CONTENT), handle_file(text_file(tmp_path / "x.png")), api_name="/translate")
+    tiny = tmp_path / "one.png"
+    Image.new("RGB", (1, 1)).save(tiny)
+    with pytest.raises(AppError, match="^Content image: That image is only 1×1 pixels"):  # both worded alike
+        client.predict(handle_file(tiny), handle_file(STYLE), api_name="/translate")
     with pytest.raises(AppError, match="damaged or incomplete"):
         client.predict(content=handle_file(corrupt_jpeg(tmp_path / "cut.jpg")), api_name="/extract")
 
