@@ -30,27 +30,41 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(checkpoint: str | None, port: int, runtime: str | None = None) -> tuple[subprocess.Popen, float]:
-    """Launch `python app.py` and wait until it answers; returns (process, seconds to ready)."""
+def wait_until_answering(proc: subprocess.Popen, url: str, timeout: float = 120.0) -> None:
+    """Poll the app at `url` until /gradio_api/info answers: the one rule for "started" that every
+    benchmark uses. Raises if the process exits first or `timeout` seconds pass."""
+    import urllib.request
+
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the app exited with code {proc.returncode} before it answered")
+        try:
+            urllib.request.urlopen(url.rstrip("/") + "/gradio_api/info", timeout=1)
+            return
+        except Exception:
+            time.sleep(0.2)
+    proc.kill()
+    raise TimeoutError(f"the app did not answer within {timeout:g} s")
+
+
+def start_app(checkpoint: str | None, port: int, runtime: str | None = None, root: Path = ROOT,
+              timeout: float = 120.0) -> tuple[subprocess.Popen, float]:  # fmt: skip
+    """Launch `python app.py` (of the checkout at `root`) and wait until it answers; returns
+    (process, seconds to ready)."""
     cmd = [sys.executable, "app.py", "--port", str(port), "--host", "127.0.0.1"]
     if checkpoint:
         cmd += ["--checkpoint", checkpoint]
     if runtime:
         cmd += ["--runtime", runtime]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import urllib.request
-
-    while time.perf_counter() - t0 < 120:
-        if proc.poll() is not None:
-            raise RuntimeError(f"app exited with code {proc.returncode}")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/gradio_api/info", timeout=1)
-            return proc, time.perf_counter() - t0
-        except Exception:
-            time.sleep(0.2)
-    proc.kill()
-    raise TimeoutError("app did not start within 120 s")
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_answering(proc, f"http://127.0.0.1:{port}/", timeout)
+    except BaseException:
+        proc.kill()
+        raise
+    return proc, time.perf_counter() - t0
 
 
 def server_total(status: str) -> float | None:

@@ -13,13 +13,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
-from .bench_app import free_port
+from .bench_app import free_port, start_app
 from .common import header, publish
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,21 +33,9 @@ def start_once(root: Path, timeout: float = 180.0) -> dict[str, float]:
     """Launch `python app.py` in `root` and wait until /gradio_api/info answers (bench_app's rule)."""
     port = free_port()
     load = os.getloadavg()[0]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--host", "127.0.0.1"], cwd=root,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc, ready = start_app(None, port, root=root, timeout=timeout)
     try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"app in {root} exited with code {proc.returncode}")
-            if time.perf_counter() - t0 > timeout:
-                raise TimeoutError(f"app in {root} did not answer within {timeout:.0f} s")
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/gradio_api/info", timeout=1)
-                break
-            except Exception:
-                time.sleep(0.2)
-        ready, cpu = time.perf_counter() - t0, cpu_seconds(proc.pid)
+        cpu = cpu_seconds(proc.pid)
         from gradio_client import Client
 
         t1 = time.perf_counter()

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .bench_app import free_port
+from .bench_app import free_port, wait_until_answering
 from .soak_probe import rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,22 +171,6 @@ def start_server(cfg: SoakConfig, work: Path) -> tuple[subprocess.Popen, str, Pa
     return proc, f"http://127.0.0.1:{port}/", cache, tmp
 
 
-def wait_until_up(proc: subprocess.Popen, url: str, timeout: float = 300) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with code {proc.returncode} before it answered")
-        try:
-            if httpx.get(url + "gradio_api/info", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"the server did not answer within {timeout:g} s")
-
-
 def folder_mb(folder: Path) -> float:
     total = 0
     for dirpath, _, files in os.walk(folder):
@@ -311,7 +295,7 @@ def run_soak(cfg: SoakConfig, work: Path | None = None, live: Path | None = None
     t0 = time.monotonic()
     proc, url, cache, tmp = start_server(cfg, work)
     try:
-        wait_until_up(proc, url)
+        wait_until_answering(proc, url, timeout=300)
         report.startup_seconds = time.monotonic() - t0
         from gradio_client import Client
 
