@@ -119,7 +119,7 @@ def test_an_own_map_per_modality_changes_the_output(client, tmp_path):
 
 
 def test_bad_own_maps_get_notes_or_clear_errors(client, tmp_path):
-    with pytest.raises(AppError, match="person map: That file is not an image"):
+    with pytest.raises(AppError, match="^Person map: That file is not an image"):
         translate_rgb(client, map_person=handle_file(text_file(tmp_path / "mask.png")))
     small = np.zeros((20, 60, 3))
     small[:, :30] = 255
