@@ -41,6 +41,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from demo.sweeper import TRIM_EVERY
+
 from .bench_app import free_port, wait_until_answering
 from .soak_probe import rss_mb
 
@@ -65,6 +67,7 @@ class SoakConfig:
     trace_frames: int = 0  # with diagnose: tracemalloc frames per allocation (0: no tracing, it slows the server)
     probe_trim: float = 0.0  # with diagnose: malloc_trim(0) in the server every this many seconds (0: never)
     malloc_arena_max: int = 0  # MALLOC_ARENA_MAX of the server (0: glibc's default, 8 per core)
+    trim_every: float = TRIM_EVERY  # --trim-every of the server: seconds between returns of freed memory
 
 
 @dataclass
@@ -164,7 +167,7 @@ def start_server(cfg: SoakConfig, work: Path) -> tuple[subprocess.Popen, str, Pa
     probe = ["-m", "benchmarks.soak_probe", str(work / "probe")] if cfg.diagnose else []
     if cfg.diagnose:
         env |= {"SENSORIUM_PROBE_TRACE": str(cfg.trace_frames), "SENSORIUM_PROBE_TRIM": str(cfg.probe_trim)}
-    args = [sys.executable, *probe, "app.py", "--port", str(port), "--cache-ttl", str(cfg.ttl), "--threads", str(cfg.threads),
+    args = [sys.executable, *probe, "app.py", "--port", str(port), "--cache-ttl", str(cfg.ttl), "--threads", str(cfg.threads), "--trim-every", str(cfg.trim_every),
             "--max-resolution", str(max(cfg.resolutions))] + (["--checkpoint", checkpoint] if checkpoint else [])  # fmt: skip
     log = open(work / "server.log", "wb")  # noqa: SIM115 (lives as long as the server)
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -370,13 +373,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trace-frames", type=int, default=0, help="with --diagnose: tracemalloc frames (0: off)")
     p.add_argument("--probe-trim", type=float, default=0.0, help="with --diagnose: malloc_trim every S seconds")
     p.add_argument("--malloc-arena-max", type=int, default=0, help="MALLOC_ARENA_MAX of the server (0: default)")
+    p.add_argument("--trim-every", type=float, default=SoakConfig.trim_every,
+                   help="the server's --trim-every: seconds between returns of freed memory (0: never)")  # fmt: skip
     p.add_argument("--out", type=Path, default=None, help="folder for report.json and samples.csv")
     p.add_argument("--summarise", type=Path, default=None, help="only summarise this live.csv of a run")
     args = p.parse_args(argv)
     cfg = SoakConfig(requests=args.requests, clients=args.clients, ttl=args.ttl, max_megapixels=args.max_megapixels,
                      checkpoint=args.checkpoint, threads=args.threads, warmup=args.warmup, diagnose=args.diagnose,
                      trace_frames=args.trace_frames, probe_trim=args.probe_trim,
-                     malloc_arena_max=args.malloc_arena_max,
+                     malloc_arena_max=args.malloc_arena_max, trim_every=args.trim_every,
                      resolutions=tuple(int(r) for r in args.resolutions.split(",")))  # fmt: skip
     if args.summarise:
         summary = report_from_live(args.summarise, cfg).summary()

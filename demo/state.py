@@ -12,7 +12,7 @@ from sensorium.lru import LRU
 from sensorium.pipeline import TranslationPipeline
 from sensorium.senses import Availability
 
-from .sweeper import FolderSweeper
+from .sweeper import TRIM_EVERY, FolderSweeper
 
 UPLOAD_CACHE_BYTES = 128 << 20
 RESOLUTION_STEPS = (128, 192, 256, 320, 384, 448, 512, 640, 768, 1024)
@@ -35,13 +35,14 @@ class DemoState:
 
     @classmethod
     def create(cls, pipe: TranslationPipeline, max_resolution: int | None = None, checkpoint: str | None = None,
-               time_limit: float = 0.0, concurrency: int = 1, cache_ttl: float = 0.0) -> DemoState:  # fmt: skip
+               time_limit: float = 0.0, concurrency: int = 1, cache_ttl: float = 0.0,
+               trim_every: float = TRIM_EVERY) -> DemoState:  # fmt: skip
         """Check the senses once (may take seconds: it imports their libraries) and pick limits."""
         if max_resolution is None:
             max_resolution = 512 if pipe.device.type == "cuda" else 256
         name = checkpoint or getattr(pipe, "name", None) or "model"
         out_dir = Path(tempfile.mkdtemp(prefix="sensorium-demo-"))
-        FolderSweeper(out_dir, cache_ttl).start()  # removes the folder at exit; sweeps while cache_ttl > 0
+        FolderSweeper(out_dir, cache_ttl, trim_every=trim_every).start()  # removes the folder at exit; sweeps while cache_ttl > 0
         availability = pipe.senses.status()
         for m in pipe.config.modalities:
             if m not in pipe.trained_modalities:  # an input the model never saw would only add noise

@@ -104,7 +104,7 @@ def build_demo(pipeline: TranslationPipeline | None = None, settings: Settings |
     state = DemoState.create(pipe, max_resolution_for(pipe.device.type, settings.max_resolution),
                                checkpoint=getattr(pipe, "name", None) or settings.checkpoint,
                                time_limit=settings.time_limit, concurrency=settings.concurrency,
-                               cache_ttl=settings.cache_ttl)  # fmt: skip
+                               cache_ttl=settings.cache_ttl, trim_every=settings.trim_every)  # fmt: skip
     # gradio's cache of uploads and results: files older than the TTL are deleted as it goes
     ttl = int(settings.cache_ttl)
     with app_builds.skipped(), gr.Blocks(title=TITLE, delete_cache=(int(sweep_interval(ttl)), ttl) if ttl else None) as demo:

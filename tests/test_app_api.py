@@ -141,6 +141,10 @@ def test_settings_flags_beat_env_and_spaces_bind_all_interfaces():
     s = parse_settings(["--port", "9000", "--checkpoint", "a/b"], {"SENSORIUM_PORT": "8000", "SENSORIUM_CHECKPOINT": "c/d",
                                                                    "SENSORIUM_MAX_RESOLUTION": "384"})  # fmt: skip
     assert (s.port, s.checkpoint, s.max_resolution, s.share) == (9000, "a/b", 384, False)
+    assert parse_settings([], {"SENSORIUM_TRIM_EVERY": "5"}).trim_every == 5.0 and parse_settings([]).trim_every == 60.0
+    assert parse_settings(["--trim-every", "0"], {"SENSORIUM_TRIM_EVERY": "5"}).trim_every == 0.0
+    with pytest.raises(SystemExit):  # argparse's usage line, no traceback
+        parse_settings(["--trim-every", "-1"], {})
 
 
 def test_the_pipeline_is_loaded_once_per_process(tmp_path):
