@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import time
 from pathlib import Path
 
@@ -80,13 +81,12 @@ def run(write: bool = True) -> str:
                 worst[row] = min(worst[row], db)
         table += (f"| {path.name} | " + " | ".join(f"{db:.1f} dB ({diff:.3f})" for db, diff in cells.values())
                   + f" | {fp32_s[-1] * 1e3:.0f} | " + ", ".join(f"{bf16_s[r][-1] * 1e3:.0f}" for r in rows) + " |\n")  # fmt: skip
-    median = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
     text = header("bf16 autocast against fp32 eager (bundled checkpoint, 256², every example, two styles)",
                   torch.device("cpu"), f"bf16 units: {'yes' if cpu_has_bf16() else 'no (emulated)'}")  # fmt: skip
     text += "\n" + table + "\n"
     for row in rows:
         verdict = "passes" if worst[row] >= MIN_PSNR_DB else "FAILS"
-        slower = median(bf16_s[row]) / median(fp32_s)
+        slower = statistics.median_high(bf16_s[row]) / statistics.median_high(fp32_s)
         text += (f"- {row}: worst {worst[row]:.1f} dB over {len(paths) * len(styles)} images, {verdict} the "
                  f"{MIN_PSNR_DB:.0f} dB bar; {slower:.1f}x the time of fp32 eager on this CPU (medians).\n")  # fmt: skip
     return publish(text, write)

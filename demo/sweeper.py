@@ -17,6 +17,7 @@ from sensorium.runtime.allocator import release_free_memory
 
 TRIM_EVERY = 60.0  # seconds between malloc_trim calls: 0.1–0.5 s each at 2 GB (measured), GIL released
 
+
 class FolderSweeper:
     """Deletes files older than `ttl` seconds from `folder` every `every` seconds, on a daemon
     thread, and returns freed memory to the system every `trim_every` seconds (0: never); the

@@ -102,6 +102,7 @@ class _DeferOnImport(importlib.abc.MetaPathFinder):
 
 
 _on_import = _DeferOnImport()
+_lock = threading.Lock()  # guards sys.meta_path and the waiting names
 
 
 def defer_on_import(name: str) -> bool:
@@ -115,9 +116,6 @@ def defer_on_import(name: str) -> bool:
             sys.meta_path.insert(0, _on_import)
         _on_import.waiting.add(name)
     return True
-
-
-_lock = threading.Lock()
 
 
 def is_deferred(name: str) -> bool:

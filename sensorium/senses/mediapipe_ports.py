@@ -49,7 +49,6 @@ def mediapipe_model(relative: str) -> Path:
     return path
 
 
-
 def port_availability(label: str, models: tuple[str, ...]) -> Availability:
     """Whether a torch-port sense can run here: the `tflite` reader imports and every bundled model
     file it needs is found (in mediapipe's wheel or under $SENSORIUM_MEDIAPIPE_MODULES)."""
@@ -64,6 +63,7 @@ def port_availability(label: str, models: tuple[str, ...]) -> Availability:
         hint = "" if os.environ.get(MODULES_ENV) else f"; or point ${MODULES_ENV} at a copy of mediapipe's modules/"
         return Availability(False, f"{label}: {exc}{hint}")
     return Availability(True)
+
 
 class PersonNet(nn.Module):
     """Person probability (B, 1, H, W) in [0, 1] of images (B, 3, H, W) in [0, 1].
