@@ -42,6 +42,7 @@ from .senses.settings import SenseSettings
 
 STYLE_CACHE_BYTES = 16 << 20  # style vectors are ~1 KB each: the entry count binds first; this is the backstop
 
+
 class UsageError(ValueError):
     """A request this checkpoint cannot serve; the message says what is allowed. The app shows it
     as a friendly error, the CLI prints it and exits with code 2."""

@@ -57,12 +57,17 @@ def model_key(model: Sensorium) -> str:
 def state_names(model: Sensorium) -> tuple[list[str], list[str]]:
     """(pyramid level names, fusion content-half names): the encode graph's outputs in order,
     after which comes "head"; the generate graph's inputs besides the style."""
-    gen = model.generator
-    return [f"pyramid{i}" for i in range(len(model.content_encoder.down) + 1)], [f"half{i}" for i in range(len(gen.blocks))]
+    pyramid = [f"pyramid{i}" for i in range(len(model.content_encoder.down) + 1)]
+    return pyramid, [f"half{i}_{j}" for i, n in enumerate(fusions_per_block(model)) for j in range(n)]
+
+
+def fusions_per_block(model: Sensorium) -> list[int]:
+    """How many fusions (so content halves) each generator block has: 3 with a learned shortcut, else 2."""
+    return [3 if block.learned_shortcut else 2 for block in model.generator.blocks]
 
 
 def flatten(state: ContentState) -> list[torch.Tensor]:
-    return [*state.pyramid, state.head, *state.fusion_content]
+    return [*state.pyramid, state.head, *(half for block in state.fusion_content for half in block)]
 
 
 class _Encode(torch.nn.Module):
@@ -79,10 +84,15 @@ class _Generate(torch.nn.Module):
         super().__init__()
         self.model, self.rewrite = model, rewrite
         self.levels = len(model.content_encoder.down) + 1
+        self.fusions = fusions_per_block(model)
 
     def forward(self, style: torch.Tensor, *state: torch.Tensor) -> torch.Tensor:
         n = self.levels
-        return self.rewrite.generate(ContentState(list(state[:n]), state[n], list(state[n + 1:])), style)
+        halves, start = [], n + 1
+        for count in self.fusions:
+            halves.append(tuple(state[start:start + count]))
+            start += count
+        return self.rewrite.generate(ContentState(list(state[:n]), state[n], halves), style)
 
 
 @dataclass(frozen=True)

@@ -205,7 +205,6 @@ def decode_map(modality: str, picture: Image.Image | np.ndarray | torch.Tensor, 
     return DecodedMap(tensor, tuple(notes), not codec.found(tensor))
 
 
-
 def resampled(maps: Extraction, size: tuple[int, int]) -> Extraction:
     """The maps brought to `size` (H, W) by each modality's resampling, previews redrawn: maps
     detected at another resolution, ready for the model."""
