@@ -57,7 +57,7 @@ def _conv(module: torch.nn.Conv2d, fmt: torch.memory_format, scale: float = 1.0,
 class FusedBlock:
     """One SPADEResBlock: merged fusion convs, shared normalisation, folded modulation."""
 
-    def __init__(self, block: SPADEResBlock, fmt: torch.memory_format):
+    def __init__(self, block: SPADEResBlock, fmt: torch.memory_format, style_in_weights: bool = True):
         fusions = ([block.fuse_s] if block.learned_shortcut else []) + [block.fuse_0, block.fuse_1]
         self.learned_shortcut = block.learned_shortcut
         c_content = fusions[0].shared[0].in_channels - (f.style_proj.out_features if (f := fusions[0]).use_style else 0)
@@ -81,6 +81,9 @@ class FusedBlock:
                                    w_s @ beta.bias.detach())  # fmt: skip
             self.conv_s = _conv(block.conv_s, fmt)
         self.convs = [block.conv_0, block.conv_1]
+        self.modconv_weights = [c.weight.detach().contiguous(memory_format=fmt) if isinstance(c, ModulatedConv2d) else None
+                                for c in self.convs]  # fmt: skip
+        self.style_in_weights = style_in_weights
         self.fmt = fmt
 
     def content_half(self, cond: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -100,9 +103,16 @@ class FusedBlock:
             return conv(x, style)
         scales = conv.affine(style)[0]  # (Cin,)
         weight = conv.weight
-        w = weight * scales[None, :, None, None]
+        demod = None
         if conv.demodulate:
             demod = torch.rsqrt(scales.square() @ weight.square().sum(dim=(2, 3)).t() + 1e-8)  # (Cout,)
+        if not self.style_in_weights:  # the shared weights, with the style scaling activations around them
+            out = F.conv2d(x * scales[None, :, None, None], self.modconv_weights[i], padding=weight.shape[-1] // 2)
+            if demod is not None:
+                out = out * demod[None, :, None, None]
+            return out + conv.bias[None, :, None, None]
+        w = weight * scales[None, :, None, None]
+        if demod is not None:
             w = w * demod[:, None, None, None]
         return F.conv2d(x, w.contiguous(memory_format=self.fmt), conv.bias, padding=weight.shape[-1] // 2)
 
@@ -143,16 +153,22 @@ class FusedDown:
 
 class FusedSensorium:
     """encode(maps, presence) → ContentState; generate(state, styles) → images. Batch 1 content,
-    any number of styles. `channels_last` picks the memory layout of activations and weights."""
+    any number of styles. `channels_last` picks the memory layout of activations and weights.
 
-    def __init__(self, model: Sensorium, channels_last: bool = False):
+    `style_in_weights`: a modulated conv at batch 1 folds its style and demodulation into its weights
+    (one plain conv: the fastest in torch). The ONNX export turns it off: ONNX Runtime runs its
+    fast blocked-layout convs only on constant weights, so there the style scales the activations
+    around the shared weights instead (the same function, StyleGAN2's two forms).
+    """
+
+    def __init__(self, model: Sensorium, channels_last: bool = False, style_in_weights: bool = True):
         self.config = model.config
         self.fmt = torch.channels_last if channels_last else torch.contiguous_format
         enc, gen = model.content_encoder, model.generator
         self.stem = enc.stem
         self.down = [FusedDown(b, self.fmt) for b in enc.down]
         self.head = _conv(gen.head, self.fmt)
-        self.blocks = [FusedBlock(b, self.fmt) for b in gen.blocks]
+        self.blocks = [FusedBlock(b, self.fmt, style_in_weights) for b in gen.blocks]
         self.to_rgb = _conv(gen.to_rgb, self.fmt)
         self.num_scales, self.use_skips = gen.num_scales, gen.use_skips
 

@@ -105,7 +105,7 @@ class Graphs:
 def export(model: Sensorium, folder: Path) -> None:
     """Trace the fused rewrite of `model` into folder/encode.onnx and folder/generate.onnx."""
     cfg = model.config
-    rewrite = FusedSensorium(model)
+    rewrite = FusedSensorium(model, style_in_weights=False)  # constant conv weights: ONNX Runtime's fast path
     pyramid, halves = state_names(model)
     state_out = [*pyramid, "head", *halves]
     g = torch.Generator().manual_seed(0)
