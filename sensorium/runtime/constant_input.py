@@ -63,24 +63,32 @@ def add_response(c: torch.Tensor, small: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _tap_rows(line: torch.Tensor) -> torch.Tensor:
-    """(n, 3) for a 1-D tensor of length n: which kernel rows (above, centre, below) land on the map
-    at each position. Built from the tensor itself, so a traced graph keeps n symbolic."""
-    ones = torch.ones_like(line)
-    pos = ones.cumsum(0)  # 1, 2, …, n
-    return torch.stack([(pos > 1).to(line.dtype), ones, (pos < pos[-1]).to(line.dtype)], dim=1)
+def _tap_rows(n: torch.Tensor | int, like: torch.Tensor) -> torch.Tensor:
+    """(n, 3): which kernel rows (above, centre, below) land on the map at each of n positions.
+    Built with arange over the traced size, so an exported graph keeps n symbolic."""
+    pos = torch.arange(n, dtype=like.dtype, device=like.device)
+    return torch.stack([(pos > 0).to(like.dtype), torch.ones_like(pos), (pos < n - 1).to(like.dtype)], dim=1)
 
 
-def add_constant_conv(c: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+def traced_tap_lines(c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """While tracing: the tap rows (H, 3) and columns, transposed (3, W), of c's size, to share
+    between the maps of one size (each is a dozen graph nodes; an ONNX graph pays for every node).
+    None in eager, which needs none."""
+    if not torch.jit.is_tracing():
+        return None
+    return _tap_rows(c.shape[-2], c), _tap_rows(c.shape[-1], c).t()
+
+
+def add_constant_conv(c: torch.Tensor, kernels: torch.Tensor,
+                      lines: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:  # fmt: skip
     """c (1 or B, O, H, W) + conv2d(ones (H, W), kernels (B, O, 3, 3), zero padding 1).
 
     Eager: the nine distinct values, then one broadcast and four border lines (add_response). Traced
     (the ONNX export): the full map as two small matmuls of tap masks (rows · kernels · columns), with
-    no size-dependent constant or slice write, so one exported graph serves every image size."""
+    no size-dependent constant or slice write, so one exported graph serves every image size; `lines`
+    are traced_tap_lines(c), when the caller shares them between maps of one size."""
     if not torch.jit.is_tracing():
         return add_response(c, ones_response(kernels, *c.shape[-2:]))
-    # One column (row) of one channel, sliced innermost axis first: ONNX Runtime copies every Slice's
-    # output, so c[0] first would copy the whole map (measured: 4 % of the generate graph).
-    rows = _tap_rows(c[..., :1][:, :1][:1].flatten())  # (H, 3)
-    cols = _tap_rows(c[..., :1, :][:, :1][:1].flatten())  # (W, 3)
-    return c + torch.matmul(rows, torch.matmul(kernels.to(c.dtype), cols.t()))  # (B, O, H, 3) @ … → (B, O, H, W)
+    rows, cols_t = lines if lines is not None else traced_tap_lines(c)
+    kernels = kernels if kernels.dtype == c.dtype else kernels.to(c.dtype)  # a cast is a graph node too
+    return c + torch.matmul(rows, torch.matmul(kernels, cols_t))  # (H, 3) @ (B, O, 3, 3) @ (3, W) → (B, O, H, W)

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from ..conditioning import expand_presence
 from ..layers import ModulatedConv2d, ResBlockDown, SPADEResBlock
 from ..model import Sensorium
-from .constant_input import add_constant_conv, weigh_kernel
+from .constant_input import add_constant_conv, traced_tap_lines, weigh_kernel
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,14 @@ def _conv(module: torch.nn.Conv2d, fmt: torch.memory_format, scale: float = 1.0,
     return Conv((module.weight.detach() * scale).contiguous(memory_format=fmt), bias)
 
 
+def style_kernel_map(style_half: torch.Tensor, proj: torch.nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weight (O·9, S), bias (O·9,)) taking a style vector to the (O, 3, 3) kernels that a conv's
+    style half (O, S', 3, 3) applies to the tiled projection proj(style) (S'): weigh_kernel's
+    einsum composed with the projection, both linear."""
+    weight = torch.einsum("ocij,cs->oijs", style_half, proj.weight.detach()).reshape(-1, proj.in_features)
+    return weight, torch.einsum("ocij,c->oij", style_half, proj.bias.detach()).reshape(-1)
+
+
 class FusedBlock:
     """One SPADEResBlock: merged fusion convs, shared normalisation, folded modulation."""
 
@@ -66,8 +74,11 @@ class FusedBlock:
                               for c in first]  # fmt: skip
         self.use_style = fusions[0].use_style
         if self.use_style:
-            self.style_w = [c.weight.detach()[:, c_content:] for c in first]  # (hidden, S', 3, 3)
-            self.style_proj = [(f.style_proj.weight.detach(), f.style_proj.bias.detach()) for f in fusions]
+            # style → every fusion's 3x3 kernel of the tiled style channels is linear (the projection,
+            # then the conv's style half summed against it): one matrix for the block's fusions.
+            maps = [style_kernel_map(c.weight.detach()[:, c_content:], f.style_proj) for c, f in zip(first, fusions, strict=True)]
+            self.style_to_kernels = (torch.cat([m for m, _ in maps]), torch.cat([b for _, b in maps]))
+            self.hidden = [c.out_channels for c in first]
         # SPADE's "1 +" sits in gamma's bias.
         self.to_gamma = [_conv(f.to_gamma, fmt, bias_shift=1.0) for f in fusions]
         self.to_beta = [_conv(f.to_beta, fmt) for f in fusions]
@@ -94,8 +105,9 @@ class FusedBlock:
         """Each fusion's hidden map relu(content half + style response)."""
         if not self.use_style:
             return [F.relu(part) for part in parts]
-        return [add_constant_conv(part, weigh_kernel(w, F.linear(style, pw, pb))).relu_()
-                for part, w, (pw, pb) in zip(parts, self.style_w, self.style_proj, strict=True)]  # fmt: skip
+        kernels = F.linear(style, *self.style_to_kernels).view(style.shape[0], -1, 3, 3).split(self.hidden, dim=1)
+        lines = traced_tap_lines(parts[0])  # one block, one size: shared by its fusions
+        return [add_constant_conv(part, k, lines).relu_() for part, k in zip(parts, kernels, strict=True)]
 
     def _modconv(self, i: int, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         conv = self.convs[i]
@@ -107,10 +119,10 @@ class FusedBlock:
         if conv.demodulate:
             demod = torch.rsqrt(scales.square() @ weight.square().sum(dim=(2, 3)).t() + 1e-8)  # (Cout,)
         if not self.style_in_weights:  # the shared weights, with the style scaling activations around them
-            out = F.conv2d(x * scales[None, :, None, None], self.modconv_weights[i], padding=weight.shape[-1] // 2)
+            out = F.conv2d(x * scales.view(1, -1, 1, 1), self.modconv_weights[i], padding=weight.shape[-1] // 2)
             if demod is not None:
-                out = out * demod[None, :, None, None]
-            return out + conv.bias[None, :, None, None]
+                out = out * demod.view(1, -1, 1, 1)
+            return out + conv.bias.view(1, -1, 1, 1)
         w = weight * scales[None, :, None, None]
         if demod is not None:
             w = w * demod[:, None, None, None]
