@@ -6,6 +6,8 @@ select.py falls back with a note, as for any runtime that cannot run.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -22,20 +24,9 @@ class OnnxRuntime:
     name = "onnx"
 
     def __init__(self, model: Sensorium, export: bool = True):
-        import onnxruntime as ort  # optional dependency: ImportError means "not installed here"
+        import onnxruntime  # noqa: F401  (optional dependency: ImportError means "not installed here")
 
         self.graphs = cached_graphs(model, export)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()  # the same cores torch would use
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Idle threads sleep instead of spinning: on two shared cores a spinning pool takes the CPU
-        # from torch and the senses (benchmarks/RESULTS.md: 0.37× fused spinning, 1.2× not).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-
-        def session(path) -> ort.InferenceSession:
-            return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
         self._encode, self._generate = session(self.graphs.encode), session(self.graphs.generate)
         self._state_inputs = [i.name for i in self._generate.get_inputs() if i.name != STYLE_INPUT]
         self._state_outputs = [o.name for o in self._encode.get_outputs()]
@@ -55,6 +46,20 @@ class OnnxRuntime:
         if len(states) != len(styles):
             raise ValueError(f"{len(states)} contents need one style each, got {len(styles)}")
         return torch.cat([self._image(st, s) for st, s in zip(states, styles, strict=True)])
+
+
+def session(graph: Path):
+    """An ONNX Runtime CPU session for one graph, as this runtime runs it."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()  # the same cores torch would use
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Idle threads sleep instead of spinning: on two shared cores a spinning pool takes the CPU
+    # from torch and the senses (benchmarks/RESULTS.md: 0.37× fused spinning, 1.2× not).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
 
 
 def _array(t: torch.Tensor) -> np.ndarray:
