@@ -105,7 +105,7 @@ def run(quick: bool = True, requests: int = 20, checkpoint: str | None = None, w
     device = "cuda" if "CUDA" in str(info) or "cuda" in str(info) else "cpu"
     import torch
 
-    text = header("App round trip (gradio_client on loopback, 256²)", torch.device("cpu" if device == "cpu" else "cuda"),
+    text = header("App round trip (gradio_client on loopback, resolution 256: the 410×512 portrait at 192×256)", torch.device("cpu" if device == "cpu" else "cuda"),
                   f"checkpoint {checkpoint or 'bundled demo'}, {requests} requests each")  # fmt: skip
     text += f"\n- app start (process launch → answering): {ready_s:.1f} s\n\n"
     text += "| request | server median | server p95 | client median | client p95 |\n|---|---|---|---|---|\n"

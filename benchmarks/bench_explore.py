@@ -1,4 +1,5 @@
-"""The exploring panels and the live webcam on the bundled checkpoint, 256²:
+"""The exploring panels and the live webcam on the bundled checkpoint at resolution 256
+(the 410×512 portrait runs at 192×256):
 
 - "What each sense adds": every subset in one batch (`render_subsets`) against one `render` per
   subset, and "Where style is free": 8 sampled styles in one batch against one at a time. Rounds
@@ -92,7 +93,7 @@ def run(rounds: int = 5, frames: int = 30, write: bool = True) -> str:
     n_sets = int(times.pop("_subsets")[0])
     med = {k: statistics.median(v) for k, v in times.items()}
     load = os.getloadavg()[0]
-    text = header("Exploring panels and live webcam (bundled checkpoint, 256²)", pipe.device,
+    text = header("Exploring panels and live webcam (bundled checkpoint, resolution 256: the portrait at 192×256)", pipe.device,
                   f"runtime {pipe.runtime.name}, {rounds} interleaved rounds, load average {load:.1f}")  # fmt: skip
     text += "\n| render | batched | one by one | one by one / batched |\n|---|---:|---:|---:|\n"
     for what, label in (("grid", f"what each sense adds: {n_sets} subsets"), ("heat map", "where style is free: 8 styles")):

@@ -57,7 +57,7 @@ def run(quick: bool = True, device: str | None = None, checkpoint: str | None = 
     pipe.senses.parallel = False  # the same requests with the senses one after another: their ratio
     serial_news, serial_senses = new_images(n)
     pipe.senses.parallel = True
-    text = header("Pipeline round trip (the app's server work without gradio, 256²)", pipe.device,
+    text = header("Pipeline round trip (the app's server work without gradio, resolution 256: the 410×512 portrait at 192×256)", pipe.device,
                   f"checkpoint {checkpoint or 'bundled demo'}, {n} requests each")  # fmt: skip
     text += f"\nSenses used: {', '.join(pipe.senses.sense(m).name for m in usable)}\n\n"
     text += "| request | median | p95 |\n|---|---|---|\n"

@@ -3,8 +3,9 @@
 The one reduced-precision path the pipeline has is `precision="bf16"` (autocast; off by default on
 the CPU, see sensorium/precision.py). A reduced-precision path is only acceptable at >= 40 dB PSNR
 against fp32 eager on every example image, so this measures exactly that: every content and scene
-example in assets/examples at 256², under two style images, through eager and the fused runtime
-under bf16 autocast, each against fp32 eager; plus the milliseconds of one image each way. Whether
+example in assets/examples at resolution 256 (long side, aspect kept), under two style images,
+through eager and the fused runtime under bf16 autocast, each against fp32 eager; plus the
+milliseconds of one image each way. Whether
 the CPU has bf16 units (oneDNN's check) is in the header: without them bf16 is emulated.
 
     python -m benchmarks.bench_precision [--no-write]
@@ -81,7 +82,7 @@ def run(write: bool = True) -> str:
                 worst[row] = min(worst[row], db)
         table += (f"| {path.name} | " + " | ".join(f"{db:.1f} dB ({diff:.3f})" for db, diff in cells.values())
                   + f" | {fp32_s[-1] * 1e3:.0f} | " + ", ".join(f"{bf16_s[r][-1] * 1e3:.0f}" for r in rows) + " |\n")  # fmt: skip
-    text = header("bf16 autocast against fp32 eager (bundled checkpoint, 256², every example, two styles)",
+    text = header("bf16 autocast against fp32 eager (bundled checkpoint, resolution 256, every example, two styles)",
                   torch.device("cpu"), f"bf16 units: {'yes' if cpu_has_bf16() else 'no (emulated)'}")  # fmt: skip
     text += "\n" + table + "\n"
     for row in rows:

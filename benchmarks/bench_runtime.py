@@ -6,6 +6,8 @@ Requests, all through `TranslationPipeline.render` / `__call__` as the app makes
 - toggle: a modality switched, so the content encoder and generator run (maps cached), 256² and 512²;
 - style-only: a new style vector on the same content (the mix slider, a new style image);
 - new content: a new image, so the senses run too.
+The content is the portrait's centred square, so 256² and 512² are the sizes the model runs at (the
+pipeline keeps the aspect: the whole 410×512 portrait at resolution 256 would run at 192×256).
 Every round makes each runtime's call once, in rotating order, so the other processes' load falls
 on every row alike; ratios are against eager (default allocator) of the same rounds. Parity: the
 max abs difference from eager of every runtime on every content example (assets/examples).
@@ -45,6 +47,13 @@ GOALS = {"toggle 256²": 0.100, "style-only 256²": 0.050, "new content 256² (s
 
 
 ONE_THREAD = "fused-cl, 1 thread"  # on a machine others load too, one thread waits for no other
+
+
+def square(image: Image.Image) -> Image.Image:
+    """The centred square of `image`: resolution r then runs at r × r."""
+    side = min(image.size)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    return image.crop((left, top, left + side, top + side))
 
 
 def pipelines(model: Sensorium) -> dict[str, tuple[TranslationPipeline, bool, int]]:
@@ -137,9 +146,10 @@ def run(rounds: int = 9, write: bool = True) -> str:
         load_s[row] = time.perf_counter() - t
     any_pipe = next(iter(pipes.values()))[0]
     usable = [m for m in any_pipe.trained_modalities if any_pipe.senses.status()[m].ok]
-    content_img = Image.open(CONTENT).convert("RGB")
+    content_img = square(Image.open(CONTENT).convert("RGB"))
     styles = [any_pipe.style(Image.open(p).convert("RGB"), 256) for p in (STYLE, STYLE_B)]
     sensed = {res: any_pipe.sense(content_img, res) for res in (256, 512)}
+    assert all(sensed[res].size == (res, res) for res in sensed), {res: c.size for res, c in sensed.items()}
     keep = {row: (k, n) for row, (_, k, n) in pipes.items()}
 
     def toggle(pipe: TranslationPipeline, res: int) -> Callable[[int], object]:
