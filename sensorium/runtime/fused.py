@@ -3,13 +3,15 @@
 Same weights, same function as eager (fp32 within 1e-4, checked at load), fewer passes:
 - Fusion: the style half of each fusion's first conv sees a tiled vector, so it is nine values per
   channel (constant_input.py); the content half depends on the content only, so it is computed once
-  per content and kept for style-only changes. The SPADE "1 +" is folded into gamma's bias. Every
+  per content and kept for style-only changes; the style's nine values of every fusion in a block
+  come from one matrix (projection and conv composed). The SPADE "1 +" is folded into gamma's bias. Every
   conv keeps its own outputs: merging a block's fusion convs (they read the same input) into one
   wide conv saved nothing in torch and cost ONNX Runtime a copy to split the result (its blocked
   layout cannot slice channels in place): the generate graph took 10 % longer that way.
 - SPADE: a block normalises x once for its shortcut and main branch; scale and shift are one addcmul;
   the shortcut's 1x1 conv is folded into its beta conv (C_out outputs instead of C_in).
-- Modulated convs at batch 1: style and demodulation folded into the weights (one plain conv).
+- Modulated convs at batch 1: style and demodulation folded into the weights (one plain conv), or,
+  for the ONNX export, applied to the activations around the constant weights (`style_in_weights`).
 - Content encoder: presence planes and masking folded into the stem's weights; each down block's
   1x1 shortcut runs after the pooling (linear maps commute) and the 1/sqrt(2) sits in the weights.
 """
@@ -63,7 +65,8 @@ def style_kernel_map(style_half: torch.Tensor, proj: torch.nn.Linear) -> tuple[t
 
 
 class FusedBlock:
-    """One SPADEResBlock: merged fusion convs, shared normalisation, folded modulation."""
+    """One SPADEResBlock: content halves apart, style kernels from one matrix, shared normalisation,
+    folded modulation."""
 
     def __init__(self, block: SPADEResBlock, fmt: torch.memory_format, style_in_weights: bool = True):
         fusions = ([block.fuse_s] if block.learned_shortcut else []) + [block.fuse_0, block.fuse_1]
