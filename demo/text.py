@@ -18,11 +18,13 @@ HEADER = f"""
 </div>
 """
 
+
 # What each conditioning slot gives the generator (shown next to its checkbox and in the table).
 def contributes(modality: str) -> str:
     """What a sense pins down in the output, in a line (from its Modality spec)."""
     spec = MODALITIES.get(modality)
     return spec.contributes if spec else ""
+
 
 HOW_IT_WORKS = """
 **Content** is not the pixels of the content image but what a set of off-the-shelf *senses*

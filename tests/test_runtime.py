@@ -194,7 +194,6 @@ print(pb.__version__, onnx.__version__, onnxruntime.__version__)
     assert check.returncode == 0, check.stdout[-2000:]
 
 
-
 def test_fused_runtimes_off_the_cpu_fall_back_to_eager():
     with torch.device("meta"):  # any non-CPU device: the CUDA pipeline's bf16 autocast is eager's
         model = Sensorium(tiny_config())
