@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
 if __name__ == "__main__":  # a server has no notebook and no screen
     sys.modules.setdefault("IPython", None)  # gradio imports it, where installed, for notebook magics only (~0.5 s)
@@ -18,6 +19,13 @@ if __name__ == "__main__":  # a server has no notebook and no screen
 import torch
 
 from demo.settings import Settings, StartupError, load_pipeline, parse_settings
+
+
+def upgrade_runtime(pipeline) -> None:
+    """Switch the pipeline to a faster runtime once it is prepared; its note goes to the server log."""
+    note = pipeline.upgrade_runtime()
+    if note:
+        print(note, file=sys.stderr, flush=True)
 
 
 def serve(settings: Settings) -> int:
@@ -36,6 +44,9 @@ def serve(settings: Settings) -> int:
     with app_builds.skipped():  # queue() would build a web app that launch() replaces: see demo/app_builds.py
         demo.queue(**queue_options(settings))
     demo.launch(**launch_options(settings), prevent_thread_lock=True)  # with --mcp, only our four tools
+    # Answering already; meanwhile "auto" prepares the faster runtime it could not take at start-up
+    # (the ONNX graphs: exported once, cached) and switches to it when it agrees with eager.
+    threading.Thread(target=upgrade_runtime, args=(pipeline,), name="sensorium-runtime-upgrade", daemon=True).start()
     demo.block_thread()
     return 0
 

@@ -35,7 +35,8 @@ from .model import Sensorium
 from .own_maps import OwnMap, OwnMapError, read_own_maps, with_own_maps
 from .precision import autocast, use_bf16
 from .runtime.content_cache import ContentCache
-from .runtime.select import load_runtime
+from .runtime.names import runtime_name
+from .runtime.select import faster_runtime, load_runtime
 from .senses import Extraction, SenseSet, image_hash
 from .senses.codec import resampled
 from .senses.settings import SenseSettings
@@ -101,8 +102,21 @@ class TranslationPipeline:
             self.model = self.model.to(memory_format=torch.channels_last)
         self._styles: LRU[torch.Tensor] = LRU(style_cache, max_bytes=STYLE_CACHE_BYTES)
         self.runtime, self.runtime_note = load_runtime(self.model, runtime)
+        self._runtime_choice = runtime_name(runtime)
         self._contents = ContentCache()
         self.name = name  # the checkpoint it came from, for status lines
+
+    def upgrade_runtime(self) -> str:
+        """With runtime "auto": prepare what "auto" does not prepare at load (the ONNX graphs, exported
+        once into the cache: seconds of CPU), check it against eager and switch to it when it is ahead
+        of the current runtime in AUTO_ORDER. Returns a note for the log ("" when nothing was to do).
+        Made for a thread after start-up: requests meanwhile keep the runtime they started with."""
+        if self._runtime_choice != "auto":
+            return ""
+        runtime, note = faster_runtime(self.model, self.runtime)
+        if runtime is not None:
+            self.runtime, self.runtime_note = runtime, ""
+        return note
 
     @classmethod
     def from_pretrained(cls, checkpoint: str | Path, senses: SenseSet | None = None,
@@ -276,10 +290,11 @@ class TranslationPipeline:
         styles = styles.to(self.device).reshape(-1, self.config.style_dim)
         use = set(self.modalities_of(modalities))  # checked once, not once per map
         maps = {m: sm.tensor for m, sm in content.maps.items() if m in use}
+        runtime = self.runtime  # once: upgrade_runtime may switch it while this request runs
         with self._autocast():  # the content's state is kept for style-only changes (runtime/content_cache.py)
-            state = self._contents.get_or_compute(self.runtime.name, maps, strengths, content.size,
-                                                  lambda: self.runtime.encode(*self._stack(content, modalities, strengths)))  # fmt: skip
-            out = self.runtime.generate(state, styles).float()
+            state = self._contents.get_or_compute(runtime.name, maps, strengths, content.size,
+                                                  lambda: runtime.encode(*self._stack(content, modalities, strengths)))  # fmt: skip
+            out = runtime.generate(state, styles).float()
         return [tensor_to_pil(o) for o in out]
 
     @torch.inference_mode()
@@ -304,8 +319,9 @@ class TranslationPipeline:
 
     def _generate(self, stacked: torch.Tensor, presence: torch.Tensor, styles: torch.Tensor) -> list[Image.Image]:
         """Content encoder + generator: maps (1 or B, C, H, W) and presence under styles (B, S)."""
+        runtime = self.runtime  # once: upgrade_runtime may switch it while this request runs
         with self._autocast():
-            out = self.runtime.generate(self.runtime.encode(stacked, presence), styles).float()
+            out = runtime.generate(runtime.encode(stacked, presence), styles).float()
         return [tensor_to_pil(o) for o in out]
 
     def random_styles(self, content: Image.Image | Content, n: int = 4, seed: int = 0, resolution: int = 256,

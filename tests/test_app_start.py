@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,31 @@ def test_pandas_waits_until_gradio_analyses_a_finished_request(tmp_path):
     )
     assert got["at_start"] and got["answered"]  # ~1 s of `import gradio` not spent before the first answer
     assert not got["after"] and got["pandas"] == "module" and got["analysed"]  # gradio's analytics still run
+
+
+def test_app_py_exports_the_onnx_graphs_itself_and_then_serves_on_onnx(tmp_path):
+    """A cold cache (a new Space's first start): app.py exports the graphs once it is answering (its
+    start does not wait for them) and serves on onnx from then on, saying so in its log."""
+    from gradio_client import Client
+
+    from tests.app_fixtures import free_port, tiny_model
+
+    tiny_model().save_pretrained(tmp_path / "ckpt")
+    port = free_port()
+    env = {**os.environ, "SENSORIUM_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
+           "SENSORIUM_CACHE_DIR": str(tmp_path / "cache"), "SENSORIUM_RUNTIME": "auto"}  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "app.py", "--checkpoint", str(tmp_path / "ckpt"), "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        url, deadline, served = f"http://127.0.0.1:{port}/", time.monotonic() + 180, []
+        while (not served or served[-1] != "onnx") and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                served.append(Client(url, verbose=False).predict(api_name="/info")["runtime"])
+            except Exception:  # not listening yet
+                time.sleep(0.5)
+        assert served and served[-1] == "onnx", (served, proc.stderr.read()[-2000:] if proc.poll() is not None else "")
+        assert list(tmp_path.glob("cache/onnx/*/generate.onnx"))  # exported into the cache the next start loads
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert "Runtime: onnx from now on" in proc.stderr.read()

@@ -158,7 +158,8 @@ def test_the_readme_agent_snippet_runs_against_the_app(app, tmp_path):
 def test_app_py_with_sensorium_mcp_answers_tools_list(tmp_path):
     tiny_model().save_pretrained(tmp_path / "ckpt")
     port = free_port()
-    env = {**os.environ, "SENSORIUM_MCP": "1", "SENSORIUM_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "SENSORIUM_MCP": "1", "SENSORIUM_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
+           "SENSORIUM_CACHE_DIR": str(tmp_path / "cache")}  # the graphs it exports once answering stay in tmp  # fmt: skip
     proc = subprocess.Popen([sys.executable, "app.py", "--checkpoint", str(tmp_path / "ckpt"), "--port", str(port)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     try:

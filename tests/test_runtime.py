@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from sensorium.pipeline import TranslationPipeline
 from sensorium.runtime import RUNTIME_ENV, RuntimeChoiceError, runtime_name
 from sensorium.runtime.allocator import keep_freed_memory
 from sensorium.runtime.onnx_export import CACHE_ENV, model_key
-from sensorium.runtime.select import BUILDERS, PARITY_ATOL, load_runtime, parity_gap
+from sensorium.runtime.select import BUILDERS, PARITY_ATOL, faster_runtime, load_runtime, parity_gap
 from sensorium.senses import SenseSet
 from tests.app_fixtures import CONTENT, STYLE, STYLE_B
 
@@ -113,6 +114,30 @@ def test_auto_takes_onnx_only_once_its_graphs_are_cached():
     assert model_key(jittered(tiny_config(), seed=2)) != model_key(model)  # other weights, other graphs
 
 
+def test_auto_switches_to_onnx_once_exported_while_requests_keep_running(bundled, monkeypatch, tmp_path):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))  # a cold cache: the bundled graphs are not exported here yet
+    senses = SenseSet(bundled.config.modalities, preferred=dict(bundled.info.senses))
+    pipe = TranslationPipeline(bundled, senses=senses, device="cpu", runtime="auto")
+    eager = TranslationPipeline(bundled, senses=senses, device="cpu", runtime="eager")
+    assert pipe.runtime.name == "fused"  # auto never exports at load
+    sensed = pipe.sense(Image.open(CONTENT).convert("RGB"), 64)
+    vec = pipe.style(Image.open(STYLE).convert("RGB"), 64)
+    (want,) = eager.render(sensed, vec, ["edges", "pose"])
+    notes: list[str] = []
+    upgrade = threading.Thread(target=lambda: notes.append(pipe.upgrade_runtime()))
+    upgrade.start()
+    served = []
+    while upgrade.is_alive() or not served or served[-1] != "onnx":  # requests during the switch and after it
+        served.append(pipe.runtime.name)
+        (got,) = pipe.render(sensed, vec, ["edges", "pose"])
+        assert np.abs(np.asarray(got, dtype=int) - np.asarray(want, dtype=int)).max() <= 1
+        assert upgrade.is_alive() or pipe.runtime.name == "onnx", notes  # a failed upgrade ends the loop
+    assert "fused" in served and notes[0].startswith("Runtime: onnx from now on")
+    assert pipe.upgrade_runtime() == ""  # nothing is ahead of onnx
+    fixed = TranslationPipeline(bundled, senses=senses, device="cpu", runtime="fused")  # named: kept as asked
+    assert fixed.upgrade_runtime() == "" and fixed.runtime.name == "fused"
+
+
 def test_a_missing_onnxruntime_falls_back_with_a_note(monkeypatch):
     model = jittered(tiny_config())
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # what `import onnxruntime` meets where it is absent
@@ -120,6 +145,8 @@ def test_a_missing_onnxruntime_falls_back_with_a_note(monkeypatch):
     assert runtime.name == "eager" and "onnx could not run (ModuleNotFoundError" in note
     runtime, note = load_runtime(model, "auto")
     assert runtime.name == "fused" and note == ""
+    assert faster_runtime(model, runtime) == (None, "Runtime: still fused, because onnx could not run "
+                                              "(ModuleNotFoundError: import of onnxruntime halted; None in sys.modules).")  # fmt: skip
 
 
 def test_onnx_graphs_serve_every_size_and_style_changes_reuse_the_content(bundled):

@@ -4,6 +4,7 @@ only after it agreed with eager on a fixed input; otherwise eager, with a note s
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 
 import torch
@@ -94,3 +95,26 @@ def load_runtime(model: Sensorium, name: str | None = None, atol: float = PARITY
             return runtime, ""
         notes.append(f"{candidate} disagreed with eager (max difference {gap:.2g} > {atol:g})")
     return EagerRuntime(model), f"Runtime: eager, because {'; '.join(notes)}."
+
+
+def faster_runtime(model: Sensorium, current: Runtime, atol: float = PARITY_ATOL) -> tuple[Runtime | None, str]:
+    """After an "auto" load: the first runtime of AUTO_ORDER ahead of `current` that builds now, with
+    what it needs prepared (the ONNX graphs exported into the cache: what "auto" skips at start-up)
+    and passes the parity check; (None, note) when none does, ("" when none is ahead)."""
+    if next(model.parameters()).device.type != "cpu":
+        return None, ""
+    ahead = AUTO_ORDER[: AUTO_ORDER.index(current.name)] if current.name in AUTO_ORDER else AUTO_ORDER
+    notes = []
+    for candidate in ahead:
+        try:
+            start = time.perf_counter()
+            runtime = BUILDERS[candidate](model)
+            gap = parity_gap(runtime, model)
+        except Exception as exc:  # as at load: a backend that cannot build or run here is said, not raised
+            notes.append(f"{candidate} could not run ({type(exc).__name__}: {exc})")
+            continue
+        if gap <= atol:
+            keep_freed_memory()  # as load_runtime does for every fast runtime (a no-op if it did already)
+            return runtime, f"Runtime: {candidate} from now on (prepared and checked in {time.perf_counter() - start:.1f} s)."
+        notes.append(f"{candidate} disagreed with eager (max difference {gap:.2g} > {atol:g})")
+    return None, f"Runtime: still {current.name}, because {'; '.join(notes)}." if notes else ""
