@@ -8,6 +8,7 @@ style + generator), median and p95 over N requests from gradio_client on loopbac
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import socket
 import subprocess
@@ -48,16 +49,17 @@ def wait_until_answering(proc: subprocess.Popen, url: str, timeout: float = 120.
 
 
 def start_app(checkpoint: str | None, port: int, runtime: str | None = None, root: Path = ROOT,
-              timeout: float = 120.0) -> tuple[subprocess.Popen, float]:  # fmt: skip
-    """Launch `python app.py` (of the checkout at `root`) and wait until it answers; returns
-    (process, seconds to ready)."""
+              timeout: float = 120.0, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, float]:  # fmt: skip
+    """Launch `python app.py` (of the checkout at `root`, with `env` over this environment) and wait
+    until it answers; returns (process, seconds to ready)."""
     cmd = [sys.executable, "app.py", "--port", str(port), "--host", "127.0.0.1"]
     if checkpoint:
         cmd += ["--checkpoint", checkpoint]
     if runtime:
         cmd += ["--runtime", runtime]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, **(env or {})})  # fmt: skip
     try:
         wait_until_answering(proc, f"http://127.0.0.1:{port}/", timeout)
     except BaseException:
