@@ -43,7 +43,7 @@ from PIL import Image, ImageDraw
 
 from demo.sweeper import TRIM_EVERY
 
-from .bench_app import free_port, wait_until_answering
+from .bench_app import export_graphs, free_port, wait_until_answering
 from .soak_probe import rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,11 +164,9 @@ def start_server(cfg: SoakConfig, work: Path) -> tuple[subprocess.Popen, str, Pa
     env = {**os.environ, "GRADIO_TEMP_DIR": str(cache), "TMPDIR": str(tmp), "SENSORIUM_OFFLINE": "1",
            "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": str(cfg.threads),
            "SENSORIUM_CACHE_DIR": str(work / "graphs")}  # fmt: skip
-    # The ONNX graphs exported before the server starts, so it serves on its final runtime throughout:
-    # exported by the server itself (as on a new Space), the switch to them could fall after the warm-up
-    # under four clients and read as growth. `check=False`: without onnx the server stays on fused.
-    subprocess.run([sys.executable, "-m", "sensorium.runtime.onnx_export", *([checkpoint] if checkpoint else [])],
-                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)  # fmt: skip
+    # Exported by the server itself (as on a new Space), the switch to its graphs could fall after the
+    # warm-up under four clients and read as growth.
+    export_graphs(checkpoint or None, env)
     if cfg.malloc_arena_max:
         env["MALLOC_ARENA_MAX"] = str(cfg.malloc_arena_max)
     probe = ["-m", "benchmarks.soak_probe", str(work / "probe")] if cfg.diagnose else []

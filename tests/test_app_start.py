@@ -199,7 +199,9 @@ def test_pandas_waits_until_gradio_analyses_a_finished_request(tmp_path):
 
 def test_app_py_exports_the_onnx_graphs_itself_and_then_serves_on_onnx(tmp_path):
     """A cold cache (a new Space's first start): app.py exports the graphs once it is answering (its
-    start does not wait for them) and serves on onnx from then on, saying so in its log."""
+    start does not wait for them), says so in its log and serves on onnx from then on."""
+    import threading
+
     from gradio_client import Client
 
     from tests.app_fixtures import free_port, tiny_model
@@ -210,16 +212,19 @@ def test_app_py_exports_the_onnx_graphs_itself_and_then_serves_on_onnx(tmp_path)
            "SENSORIUM_CACHE_DIR": str(tmp_path / "cache"), "SENSORIUM_RUNTIME": "auto"}  # fmt: skip
     proc = subprocess.Popen([sys.executable, "app.py", "--checkpoint", str(tmp_path / "ckpt"), "--port", str(port)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    log: list[str] = []
+    threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True).start()  # a full pipe would block the app
+
+    def said() -> str | None:
+        return next((line for line in log if line.startswith("Runtime: ")), None)
+
     try:
-        url, deadline, served = f"http://127.0.0.1:{port}/", time.monotonic() + 180, []
-        while (not served or served[-1] != "onnx") and time.monotonic() < deadline and proc.poll() is None:
-            try:
-                served.append(Client(url, verbose=False).predict(api_name="/info")["runtime"])
-            except Exception:  # not listening yet
-                time.sleep(0.5)
-        assert served and served[-1] == "onnx", (served, proc.stderr.read()[-2000:] if proc.poll() is not None else "")
-        assert list(tmp_path.glob("cache/onnx/*/generate.onnx"))  # exported into the cache the next start loads
+        deadline = time.monotonic() + 180
+        while said() is None and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert said() is not None and said().startswith("Runtime: onnx from now on"), (said(), "".join(log)[-2000:])
+        assert list(tmp_path.glob("cache/onnx/*/generate.onnx"))  # in the cache the next start loads from
+        assert Client(f"http://127.0.0.1:{port}/", verbose=False).predict(api_name="/info")["runtime"] == "onnx"
     finally:
         proc.terminate()
         proc.wait(30)
-    assert "Runtime: onnx from now on" in proc.stderr.read()

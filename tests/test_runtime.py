@@ -4,9 +4,11 @@ disagrees falls back to eager with a note; style-only changes reuse the content'
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -19,7 +21,7 @@ from sensorium.model import Sensorium
 from sensorium.pipeline import TranslationPipeline
 from sensorium.runtime import RUNTIME_ENV, RuntimeChoiceError, runtime_name
 from sensorium.runtime.allocator import keep_freed_memory
-from sensorium.runtime.onnx_export import CACHE_ENV, model_key
+from sensorium.runtime.onnx_export import ABANDONED_AFTER_S, CACHE_ENV, PARTIAL_PREFIX, cached_graphs, model_key
 from sensorium.runtime.select import BUILDERS, PARITY_ATOL, faster_runtime, load_runtime, parity_gap
 from sensorium.senses import SenseSet
 from tests.app_fixtures import CONTENT, STYLE, STYLE_B
@@ -126,16 +128,50 @@ def test_auto_switches_to_onnx_once_exported_while_requests_keep_running(bundled
     notes: list[str] = []
     upgrade = threading.Thread(target=lambda: notes.append(pipe.upgrade_runtime()))
     upgrade.start()
-    served = []
-    while upgrade.is_alive() or not served or served[-1] != "onnx":  # requests during the switch and after it
-        served.append(pipe.runtime.name)
+    served, deadline = [], time.monotonic() + 300
+    while (upgrade.is_alive() or not served or served[-1] != "onnx") and time.monotonic() < deadline:
+        served.append(pipe.runtime.name)  # requests during the switch and after it
         (got,) = pipe.render(sensed, vec, ["edges", "pose"])
         assert np.abs(np.asarray(got, dtype=int) - np.asarray(want, dtype=int)).max() <= 1
         assert upgrade.is_alive() or pipe.runtime.name == "onnx", notes  # a failed upgrade ends the loop
-    assert "fused" in served and notes[0].startswith("Runtime: onnx from now on")
+    assert "fused" in served and served[-1] == "onnx" and notes[0].startswith("Runtime: onnx from now on")
     assert pipe.upgrade_runtime() == ""  # nothing is ahead of onnx
     fixed = TranslationPipeline(bundled, senses=senses, device="cpu", runtime="fused")  # named: kept as asked
     assert fixed.upgrade_runtime() == "" and fixed.runtime.name == "fused"
+
+
+def test_a_request_finishes_on_the_runtime_it_started_on_when_the_pipeline_switches(bundled):
+    senses = SenseSet(bundled.config.modalities, preferred=dict(bundled.info.senses))
+    pipe = TranslationPipeline(bundled, senses=senses, device="cpu", runtime="fused")
+    sensed = pipe.sense(Image.open(CONTENT).convert("RGB"), 64)
+    vec = pipe.style(Image.open(STYLE).convert("RGB"), 64)
+    fused, eager = pipe.runtime, BUILDERS["eager"](bundled)
+    encode = fused.encode
+
+    def encode_then_switch(maps, presence):  # the switch lands between this request's encode and generate
+        state = encode(maps, presence)
+        pipe.runtime = eager
+        return state
+
+    fused.encode = encode_then_switch
+    for render in (lambda: pipe.render(sensed, vec, ["edges", "pose"]),
+                   lambda: pipe.render_subsets(sensed, vec, [["edges"], ["pose"]])):  # fmt: skip
+        pipe.runtime = fused
+        got = render()  # fused's state must reach fused's generate, not eager's
+        assert got and pipe.runtime is eager
+
+
+def test_an_export_sweeps_what_a_killed_export_left_and_spares_one_in_progress(monkeypatch, tmp_path):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    abandoned, running = tmp_path / "onnx" / f"{PARTIAL_PREFIX}abandoned", tmp_path / "onnx" / f"{PARTIAL_PREFIX}running"
+    for folder in (abandoned, running):
+        folder.mkdir(parents=True)
+        (folder / "encode.onnx").write_bytes(b"half a graph")
+    stale = time.time() - 2 * ABANDONED_AFTER_S
+    os.utime(abandoned, (stale, stale))
+    graphs = cached_graphs(jittered(tiny_config(), seed=11))
+    assert graphs.export_seconds > 0 and not abandoned.exists() and running.exists()
+    assert not [p for p in (tmp_path / "onnx").iterdir() if p.name.startswith(PARTIAL_PREFIX) and p != running]
 
 
 def test_a_missing_onnxruntime_falls_back_with_a_note(monkeypatch):

@@ -66,8 +66,8 @@ def add_response(c: torch.Tensor, small: torch.Tensor) -> torch.Tensor:
 def _tap_rows(n: torch.Tensor | int, like: torch.Tensor) -> torch.Tensor:
     """(n, 3): which kernel rows (above, centre, below) land on the map at each of n positions.
     Built with arange over the traced size, so an exported graph keeps n symbolic."""
-    pos = torch.arange(n, dtype=like.dtype, device=like.device)
-    return torch.stack([(pos > 0).to(like.dtype), torch.ones_like(pos), (pos < n - 1).to(like.dtype)], dim=1)
+    pos = torch.arange(n, device=like.device)  # integers: exact at any size, in any dtype of `like`
+    return torch.stack([pos > 0, torch.ones_like(pos, dtype=torch.bool), pos < n - 1], dim=1).to(like.dtype)
 
 
 def traced_tap_lines(c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -52,6 +52,8 @@ class ContentState:
 
 
 def _conv(module: torch.nn.Conv2d, fmt: torch.memory_format, scale: float = 1.0, bias_shift: float = 0.0) -> Conv:
+    if module.bias is None and bias_shift:
+        raise ValueError("a bias shift needs a conv with a bias")
     bias = None if module.bias is None else module.bias.detach() * scale + bias_shift
     return Conv((module.weight.detach() * scale).contiguous(memory_format=fmt), bias)
 
@@ -95,8 +97,11 @@ class FusedBlock:
                                    w_s @ beta.bias.detach())  # fmt: skip
             self.conv_s = _conv(block.conv_s, fmt)
         self.convs = [block.conv_0, block.conv_1]
-        self.modconv_weights = [c.weight.detach().contiguous(memory_format=fmt) if isinstance(c, ModulatedConv2d) else None
-                                for c in self.convs]  # fmt: skip
+        modulated = [c if isinstance(c, ModulatedConv2d) else None for c in self.convs]
+        # Each output channel's sum of squared weights per input channel, for the demodulation.
+        self.weight_sq = [None if c is None else c.weight.detach().square().sum(dim=(2, 3)) for c in modulated]
+        self.modconv_weights = [None if c is None or style_in_weights else c.weight.detach().contiguous(memory_format=fmt)
+                                for c in modulated]  # fmt: skip
         self.style_in_weights = style_in_weights
         self.fmt = fmt
 
@@ -120,7 +125,7 @@ class FusedBlock:
         weight = conv.weight
         demod = None
         if conv.demodulate:
-            demod = torch.rsqrt(scales.square() @ weight.square().sum(dim=(2, 3)).t() + 1e-8)  # (Cout,)
+            demod = torch.rsqrt(scales.square() @ self.weight_sq[i].t() + 1e-8)  # (Cout,)
         if not self.style_in_weights:  # the shared weights, with the style scaling activations around them
             out = F.conv2d(x * scales.view(1, -1, 1, 1), self.modconv_weights[i], padding=weight.shape[-1] // 2)
             if demod is not None:

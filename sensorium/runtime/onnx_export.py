@@ -14,6 +14,7 @@ needs only onnxruntime.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import os
@@ -33,6 +34,8 @@ from .fused import ContentState, FusedSensorium
 CACHE_ENV = "SENSORIUM_CACHE_DIR"  # where exported graphs go; default: $XDG_CACHE_HOME/sensorium
 OPSET = 17
 STYLE_INPUT = "style"
+PARTIAL_PREFIX = "partial-"  # an export being written (or abandoned by a killed process)
+ABANDONED_AFTER_S = 600.0  # an export takes seconds; a partial one this old was abandoned
 
 
 def cache_root() -> Path:
@@ -54,16 +57,16 @@ def model_key(model: Sensorium) -> str:
     return h.hexdigest()[:24]
 
 
-def state_names(model: Sensorium) -> tuple[list[str], list[str]]:
+def state_names(rewrite: FusedSensorium) -> tuple[list[str], list[str]]:
     """(pyramid level names, fusion content-half names): the encode graph's outputs in order,
     after which comes "head"; the generate graph's inputs besides the style."""
-    pyramid = [f"pyramid{i}" for i in range(len(model.content_encoder.down) + 1)]
-    return pyramid, [f"half{i}_{j}" for i, n in enumerate(fusions_per_block(model)) for j in range(n)]
+    pyramid = [f"pyramid{i}" for i in range(len(rewrite.down) + 1)]
+    return pyramid, [f"half{i}_{j}" for i, n in enumerate(fusions_per_block(rewrite)) for j in range(n)]
 
 
-def fusions_per_block(model: Sensorium) -> list[int]:
-    """How many fusions (so content halves) each generator block has: 3 with a learned shortcut, else 2."""
-    return [3 if block.learned_shortcut else 2 for block in model.generator.blocks]
+def fusions_per_block(rewrite: FusedSensorium) -> list[int]:
+    """How many content halves (one per fusion) each block of the rewrite keeps."""
+    return [len(block.content_convs) for block in rewrite.blocks]
 
 
 def flatten(state: ContentState) -> list[torch.Tensor]:
@@ -83,8 +86,8 @@ class _Generate(torch.nn.Module):
     def __init__(self, model: Sensorium, rewrite: FusedSensorium):
         super().__init__()
         self.model, self.rewrite = model, rewrite
-        self.levels = len(model.content_encoder.down) + 1
-        self.fusions = fusions_per_block(model)
+        self.levels = len(rewrite.down) + 1
+        self.fusions = fusions_per_block(rewrite)
 
     def forward(self, style: torch.Tensor, *state: torch.Tensor) -> torch.Tensor:
         n = self.levels
@@ -102,19 +105,31 @@ class Graphs:
     export_seconds: float  # 0 when both came from the cache
 
 
+def quiet_exporter() -> None:
+    """Silence the exporter's notes: the tracer's on Python-side shape checks (they hold for every
+    size), instance_norm's train flag (its graph op normalises per instance, as wanted) and the
+    TorchScript exporter's deprecation (chosen: it needs no onnxscript). Filters by category and
+    message (adding one again replaces it), not a warnings.catch_warnings block: that swaps the
+    process's filters, and the app exports on a thread while others serve requests."""
+    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+    for message in ("ONNX export mode is set to TrainingMode.EVAL", "You are using the legacy TorchScript-based ONNX export",
+                    "The feature will be removed"):  # fmt: skip
+        warnings.filterwarnings("ignore", message=message)
+
+
 def export(model: Sensorium, folder: Path) -> None:
     """Trace the fused rewrite of `model` into folder/encode.onnx and folder/generate.onnx."""
     cfg = model.config
     rewrite = FusedSensorium(model, style_in_weights=False)  # constant conv weights: ONNX Runtime's fast path
-    pyramid, halves = state_names(model)
+    pyramid, halves = state_names(rewrite)
     state_out = [*pyramid, "head", *halves]
     g = torch.Generator().manual_seed(0)
     maps = torch.rand(1, cfg.map_channels, 2 * cfg.stride, 3 * cfg.stride, generator=g)  # H ≠ W: no axis mix-up
     presence = torch.ones(1, len(cfg.modalities))
     style = model.sample_styles(1, generator=g)
     sizes = {name: {2: f"{name}_h", 3: f"{name}_w"} for name in state_out}
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the tracer's notes on Python-side shape checks, which hold for every size
+    quiet_exporter()
+    with torch.no_grad():
         state = flatten(rewrite.encode(maps, presence))
         torch.onnx.export(_Encode(model, rewrite), (maps, presence), folder / "encode.onnx", dynamo=False,
                           opset_version=OPSET, input_names=["maps", "presence"], output_names=state_out,
@@ -128,6 +143,16 @@ class NotExportedError(RuntimeError):
     """The graphs of this checkpoint are not in the cache, and exporting was not asked for."""
 
 
+def sweep_abandoned_exports(root: Path, older_than: float = ABANDONED_AFTER_S) -> None:
+    """Delete partial exports a killed process left in `root` (a kill skips the cleanup); one younger
+    than `older_than` seconds may be another process's export in progress, and is left alone."""
+    now = time.time()
+    for partial in root.glob(PARTIAL_PREFIX + "*"):
+        with contextlib.suppress(OSError):  # gone already, or not ours to delete
+            if now - partial.stat().st_mtime > older_than:
+                shutil.rmtree(partial)
+
+
 def cached_graphs(model: Sensorium, export_missing: bool = True) -> Graphs:
     """The model's two graphs from the cache, else exported now (or NotExportedError)."""
     folder = cache_root() / "onnx" / model_key(model)
@@ -137,8 +162,9 @@ def cached_graphs(model: Sensorium, export_missing: bool = True) -> Graphs:
     if not export_missing:
         raise NotExportedError(f"not exported yet; run python -m sensorium.runtime.onnx_export to cache it in {folder}")
     folder.parent.mkdir(parents=True, exist_ok=True)
+    sweep_abandoned_exports(folder.parent)
     t = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent))  # written whole, then moved in: never a half graph
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=PARTIAL_PREFIX))  # written whole, then moved in: never a half graph
     try:
         export(model, tmp)
         os.replace(tmp, folder)

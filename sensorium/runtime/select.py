@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
@@ -25,8 +25,9 @@ BUILDERS: dict[str, Callable[[Sensorium], Runtime]] = {
     "onnx": OnnxRuntime,  # needs onnxruntime (and, to export, onnx): optional
 }
 AUTO_ORDER = ("onnx", "fused", "fused-cl")
-# "auto" never exports at start-up (tens of seconds on two cores): it takes onnx only once its graphs
-# are cached (`python -m sensorium.runtime.onnx_export`, or a first load with runtime="onnx").
+# "auto" never exports at load (2-4 s on two idle cores, 16-26 s on busy ones): it takes onnx only once
+# its graphs are cached (`python -m sensorium.runtime.onnx_export`, a load with runtime="onnx", or
+# faster_runtime below, which the app runs in a thread once it is answering).
 AUTO_BUILDERS = {**BUILDERS, "onnx": lambda model: OnnxRuntime(model, export=False)}
 assert set(RUNTIMES) == {"auto", *BUILDERS}, "names.py lists every runtime"
 
@@ -57,12 +58,14 @@ def one_thread():
         torch.set_num_threads(threads)
 
 
-def parity_gap(runtime: Runtime, model: Sensorium) -> float:
-    """Max abs difference of `runtime`'s images from eager's on `parity_inputs` (inf if not finite)."""
+def parity_gap(runtime: Runtime, model: Sensorium, single_thread: bool = True) -> float:
+    """Max abs difference of `runtime`'s images from eager's on `parity_inputs` (inf if not finite).
+    `single_thread`: torch on one thread meanwhile (one_thread); off where other threads serve
+    requests, since the setting is the process's, and a thread starting then would keep it."""
     device = next(model.parameters()).device
     maps, presence, styles = parity_inputs(model, device)
     eager = EagerRuntime(model)
-    with torch.inference_mode(), one_thread():
+    with torch.inference_mode(), (one_thread() if single_thread else contextlib.nullcontext()):
         want = eager.generate(eager.encode(maps, presence), styles)
         state = runtime.encode(maps, presence)
         # one style (the app's path: modulation folded into the weights) and a batch of two
@@ -82,39 +85,41 @@ def load_runtime(model: Sensorium, name: str | None = None, atol: float = PARITY
         return EagerRuntime(model), ""
     if device.type != "cpu":  # the pipeline runs CUDA under bf16 autocast, which the rewrite does not follow
         return EagerRuntime(model), f"Runtime: eager, because {chosen} runs on the CPU only."
+    candidates = AUTO_ORDER if chosen == "auto" else (chosen,)
+    runtime, notes = first_that_passes(model, candidates, AUTO_BUILDERS if chosen == "auto" else BUILDERS, atol)
+    if runtime is not None:
+        return runtime, ""
+    return EagerRuntime(model), f"Runtime: eager, because {'; '.join(notes)}."
+
+
+def first_that_passes(model: Sensorium, candidates: Sequence[str], builders: Mapping[str, Callable[[Sensorium], Runtime]],
+                      atol: float, single_thread: bool = True) -> tuple[Runtime | None, list[str]]:  # fmt: skip
+    """(the first candidate that builds and agrees with eager, or None; a note per one that did not)."""
     notes = []
-    for candidate in AUTO_ORDER if chosen == "auto" else (chosen,):
+    for candidate in candidates:
         try:
-            runtime = (AUTO_BUILDERS if chosen == "auto" else BUILDERS)[candidate](model)
-            gap = parity_gap(runtime, model)
+            runtime = builders[candidate](model)
+            gap = parity_gap(runtime, model, single_thread)
         except Exception as exc:  # a backend that cannot build or run here is skipped, and said
             notes.append(f"{candidate} could not run ({type(exc).__name__}: {exc})")
             continue
         if gap <= atol:
-            keep_freed_memory()  # only CPU models get here (the returns above)
-            return runtime, ""
+            keep_freed_memory()  # only CPU models get here (the callers' device checks)
+            return runtime, notes
         notes.append(f"{candidate} disagreed with eager (max difference {gap:.2g} > {atol:g})")
-    return EagerRuntime(model), f"Runtime: eager, because {'; '.join(notes)}."
+    return None, notes
 
 
 def faster_runtime(model: Sensorium, current: Runtime, atol: float = PARITY_ATOL) -> tuple[Runtime | None, str]:
     """After an "auto" load: the first runtime of AUTO_ORDER ahead of `current` that builds now, with
-    what it needs prepared (the ONNX graphs exported into the cache: what "auto" skips at start-up)
-    and passes the parity check; (None, note) when none does, ("" when none is ahead)."""
+    what it needs prepared (the ONNX graphs exported into the cache: what "auto" skips at load) and
+    passes the parity check; (None, note) when none does ("" when none is ahead). Safe beside requests
+    running on other threads: the check leaves torch's thread setting alone."""
     if next(model.parameters()).device.type != "cpu":
         return None, ""
     ahead = AUTO_ORDER[: AUTO_ORDER.index(current.name)] if current.name in AUTO_ORDER else AUTO_ORDER
-    notes = []
-    for candidate in ahead:
-        try:
-            start = time.perf_counter()
-            runtime = BUILDERS[candidate](model)
-            gap = parity_gap(runtime, model)
-        except Exception as exc:  # as at load: a backend that cannot build or run here is said, not raised
-            notes.append(f"{candidate} could not run ({type(exc).__name__}: {exc})")
-            continue
-        if gap <= atol:
-            keep_freed_memory()  # as load_runtime does for every fast runtime (a no-op if it did already)
-            return runtime, f"Runtime: {candidate} from now on (prepared and checked in {time.perf_counter() - start:.1f} s)."
-        notes.append(f"{candidate} disagreed with eager (max difference {gap:.2g} > {atol:g})")
+    start = time.perf_counter()
+    runtime, notes = first_that_passes(model, ahead, BUILDERS, atol, single_thread=False)
+    if runtime is not None:
+        return runtime, f"Runtime: {runtime.name} from now on (prepared and checked in {time.perf_counter() - start:.1f} s)."
     return None, f"Runtime: still {current.name}, because {'; '.join(notes)}." if notes else ""
