@@ -283,7 +283,7 @@ def status_markdown(state: DemoState, size: tuple[int, int], timings: Mapping[st
         f"{k} {v:.2f} s" + (" (cached)" if k == "senses" and cached else "") for k, v in timings.items()
     )
     line = (f"**{device_label(state.pipe.device)}** · `{Path(state.checkpoint).name or state.checkpoint}` · "
-            f"runtime {state.pipe.runtime.name} · {size[0]}×{size[1]} px · {stages}")  # fmt: skip
+            f"runtime {state.pipe.runtime_in_use()} · {size[0]}×{size[1]} px · {stages}")  # fmt: skip
     if state.pipe.runtime_note:
         notes = [*notes, state.pipe.runtime_note]
     if state.pipe.device.type == "cpu":

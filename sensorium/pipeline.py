@@ -20,6 +20,7 @@ call that only changes modalities or strengths runs just the content encoder and
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -103,6 +104,7 @@ class TranslationPipeline:
         self._styles: LRU[torch.Tensor] = LRU(style_cache, max_bytes=STYLE_CACHE_BYTES)
         self.runtime, self.runtime_note = load_runtime(self.model, runtime)
         self._runtime_choice = runtime_name(runtime)
+        self._rendered_on = threading.local()  # the runtime each thread's last render ran on
         self._contents = ContentCache()
         self.name = name  # the checkpoint it came from, for status lines
 
@@ -117,6 +119,11 @@ class TranslationPipeline:
         if runtime is not None:
             self.runtime, self.runtime_note = runtime, ""
         return note
+
+    def runtime_in_use(self) -> str:
+        """The runtime this thread's last render ran on (before any, the current one), so that a
+        request's status line names the runtime it used even when upgrade_runtime switched meanwhile."""
+        return getattr(self._rendered_on, "name", self.runtime.name)
 
     @classmethod
     def from_pretrained(cls, checkpoint: str | Path, senses: SenseSet | None = None,
@@ -291,6 +298,7 @@ class TranslationPipeline:
         use = set(self.modalities_of(modalities))  # checked once, not once per map
         maps = {m: sm.tensor for m, sm in content.maps.items() if m in use}
         runtime = self.runtime  # once: upgrade_runtime may switch it while this request runs
+        self._rendered_on.name = runtime.name
         with self._autocast():  # the content's state is kept for style-only changes (runtime/content_cache.py)
             state = self._contents.get_or_compute(runtime.name, maps, strengths, content.size,
                                                   lambda: runtime.encode(*self._stack(content, modalities, strengths)))  # fmt: skip
@@ -320,6 +328,7 @@ class TranslationPipeline:
     def _generate(self, stacked: torch.Tensor, presence: torch.Tensor, styles: torch.Tensor) -> list[Image.Image]:
         """Content encoder + generator: maps (1 or B, C, H, W) and presence under styles (B, S)."""
         runtime = self.runtime  # once: upgrade_runtime may switch it while this request runs
+        self._rendered_on.name = runtime.name
         with self._autocast():
             out = runtime.generate(runtime.encode(stacked, presence), styles).float()
         return [tensor_to_pil(o) for o in out]

@@ -159,6 +159,7 @@ def test_a_request_finishes_on_the_runtime_it_started_on_when_the_pipeline_switc
         pipe.runtime = fused
         got = render()  # fused's state must reach fused's generate, not eager's
         assert got and pipe.runtime is eager
+        assert pipe.runtime_in_use() == "fused"  # what this request's status line names
 
 
 def test_an_export_sweeps_what_a_killed_export_left_and_spares_one_in_progress(monkeypatch, tmp_path):
