@@ -29,6 +29,7 @@ import torch
 from PIL import Image
 
 from sensorium.bundled import demo_checkpoint
+from sensorium.images import center_crop_square
 from sensorium.model import Sensorium
 from sensorium.pipeline import TranslationPipeline
 from sensorium.runtime.allocator import keep_freed_memory
@@ -47,13 +48,6 @@ GOALS = {"toggle 256²": 0.100, "style-only 256²": 0.050, "new content 256² (s
 
 
 ONE_THREAD = "fused-cl, 1 thread"  # on a machine others load too, one thread waits for no other
-
-
-def square(image: Image.Image) -> Image.Image:
-    """The centred square of `image`: resolution r then runs at r × r."""
-    side = min(image.size)
-    left, top = (image.width - side) // 2, (image.height - side) // 2
-    return image.crop((left, top, left + side, top + side))
 
 
 def pipelines(model: Sensorium) -> dict[str, tuple[TranslationPipeline, bool, int]]:
@@ -147,7 +141,8 @@ def run(rounds: int = 9, write: bool = True) -> str:
         load_s[row] = time.perf_counter() - t
     any_pipe = next(iter(pipes.values()))[0]
     usable = [m for m in any_pipe.trained_modalities if any_pipe.senses.status()[m].ok]
-    content_img = square(Image.open(CONTENT).convert("RGB"))
+    portrait = Image.open(CONTENT).convert("RGB")
+    content_img = center_crop_square(portrait, min(portrait.size))  # at its own size: resolution r runs at r × r
     styles = [any_pipe.style(Image.open(p).convert("RGB"), 256) for p in (STYLE, STYLE_B)]
     sensed = {res: any_pipe.sense(content_img, res) for res in (256, 512)}
     assert all(sensed[res].size == (res, res) for res in sensed), {res: c.size for res, c in sensed.items()}
