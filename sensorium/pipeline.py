@@ -35,6 +35,7 @@ from .lru import LRU
 from .model import Sensorium
 from .own_maps import OwnMap, OwnMapError, read_own_maps, with_own_maps
 from .precision import autocast, use_bf16
+from .runtime.backends import Runtime
 from .runtime.content_cache import ContentCache
 from .runtime.names import runtime_name
 from .runtime.select import faster_runtime, load_runtime
@@ -119,6 +120,13 @@ class TranslationPipeline:
         if runtime is not None:
             self.runtime, self.runtime_note = runtime, ""
         return note
+
+    def _request_runtime(self) -> Runtime:
+        """The runtime for one request, read once (upgrade_runtime may switch it while the request
+        runs) and noted for this thread's runtime_in_use."""
+        runtime = self.runtime
+        self._rendered_on.name = runtime.name
+        return runtime
 
     def runtime_in_use(self) -> str:
         """The runtime this thread's last render ran on (before any, the current one), so that a
@@ -297,8 +305,7 @@ class TranslationPipeline:
         styles = styles.to(self.device).reshape(-1, self.config.style_dim)
         use = set(self.modalities_of(modalities))  # checked once, not once per map
         maps = {m: sm.tensor for m, sm in content.maps.items() if m in use}
-        runtime = self.runtime  # once: upgrade_runtime may switch it while this request runs
-        self._rendered_on.name = runtime.name
+        runtime = self._request_runtime()
         with self._autocast():  # the content's state is kept for style-only changes (runtime/content_cache.py)
             state = self._contents.get_or_compute(runtime.name, maps, strengths, content.size,
                                                   lambda: runtime.encode(*self._stack(content, modalities, strengths)))  # fmt: skip
@@ -327,8 +334,7 @@ class TranslationPipeline:
 
     def _generate(self, stacked: torch.Tensor, presence: torch.Tensor, styles: torch.Tensor) -> list[Image.Image]:
         """Content encoder + generator: maps (1 or B, C, H, W) and presence under styles (B, S)."""
-        runtime = self.runtime  # once: upgrade_runtime may switch it while this request runs
-        self._rendered_on.name = runtime.name
+        runtime = self._request_runtime()
         with self._autocast():
             out = runtime.generate(runtime.encode(stacked, presence), styles).float()
         return [tensor_to_pil(o) for o in out]

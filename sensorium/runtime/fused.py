@@ -62,8 +62,8 @@ def style_kernel_map(style_half: torch.Tensor, proj: torch.nn.Linear) -> tuple[t
     """(weight (O·9, S), bias (O·9,)) taking a style vector to the (O, 3, 3) kernels that a conv's
     style half (O, S', 3, 3) applies to the tiled projection proj(style) (S'): weigh_kernel's
     einsum composed with the projection, both linear."""
-    weight = torch.einsum("ocij,cs->oijs", style_half, proj.weight.detach()).reshape(-1, proj.in_features)
-    return weight, torch.einsum("ocij,c->oij", style_half, proj.bias.detach()).reshape(-1)
+    weight = weigh_kernel(style_half, proj.weight.detach().t()).flatten(1).t()  # a kernel per style input
+    return weight, weigh_kernel(style_half, proj.bias.detach()[None]).flatten()
 
 
 class FusedBlock:
