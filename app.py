@@ -19,6 +19,7 @@ if __name__ == "__main__":  # a server has no notebook and no screen
 import torch
 
 from demo.settings import Settings, StartupError, load_pipeline, parse_settings
+from sensorium.runtime.allocator import limit_arenas
 
 
 def upgrade_runtime(pipeline) -> None:
@@ -30,6 +31,7 @@ def upgrade_runtime(pipeline) -> None:
 
 def serve(settings: Settings) -> int:
     """Load the pipeline, build the app and serve it until stopped; 2 when the pipeline cannot load."""
+    limit_arenas(settings.malloc_arenas)  # before any thread starts (gradio's too): sensorium/runtime/allocator.py
     from demo import app_builds  # gradio is imported here, after the __main__ block below has run
     from demo.ui import build_demo, launch_options, queue_options
 

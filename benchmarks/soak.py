@@ -66,7 +66,7 @@ class SoakConfig:
     diagnose: bool = False  # run the server under benchmarks/soak_probe.py (what grows, what malloc_trim returns)
     trace_frames: int = 0  # with diagnose: tracemalloc frames per allocation (0: no tracing, it slows the server)
     probe_trim: float = 0.0  # with diagnose: malloc_trim(0) in the server every this many seconds (0: never)
-    malloc_arena_max: int = 0  # MALLOC_ARENA_MAX of the server (0: glibc's default, 8 per core)
+    malloc_arenas: int | None = None  # the server's --malloc-arenas (None: the app's default; 0: glibc's, 8 per core)
     trim_every: float = TRIM_EVERY  # --trim-every of the server: seconds between returns of freed memory
 
 
@@ -167,13 +167,12 @@ def start_server(cfg: SoakConfig, work: Path) -> tuple[subprocess.Popen, str, Pa
     # Exported by the server itself (as on a new Space), the switch to its graphs could fall after the
     # warm-up under four clients and read as growth.
     export_graphs(checkpoint or None, env)
-    if cfg.malloc_arena_max:
-        env["MALLOC_ARENA_MAX"] = str(cfg.malloc_arena_max)
     probe = ["-m", "benchmarks.soak_probe", str(work / "probe")] if cfg.diagnose else []
     if cfg.diagnose:
         env |= {"SENSORIUM_PROBE_TRACE": str(cfg.trace_frames), "SENSORIUM_PROBE_TRIM": str(cfg.probe_trim)}
     args = [sys.executable, *probe, "app.py", "--port", str(port), "--cache-ttl", str(cfg.ttl), "--threads", str(cfg.threads), "--trim-every", str(cfg.trim_every),
-            "--max-resolution", str(max(cfg.resolutions))] + (["--checkpoint", checkpoint] if checkpoint else [])  # fmt: skip
+            "--max-resolution", str(max(cfg.resolutions))] + (["--checkpoint", checkpoint] if checkpoint else []) \
+        + ([] if cfg.malloc_arenas is None else ["--malloc-arenas", str(cfg.malloc_arenas)])  # fmt: skip
     log = open(work / "server.log", "wb")  # noqa: SIM115 (lives as long as the server)
     launched = time.monotonic()
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -377,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--diagnose", action="store_true", help="run the server under benchmarks/soak_probe.py")
     p.add_argument("--trace-frames", type=int, default=0, help="with --diagnose: tracemalloc frames (0: off)")
     p.add_argument("--probe-trim", type=float, default=0.0, help="with --diagnose: malloc_trim every S seconds")
-    p.add_argument("--malloc-arena-max", type=int, default=0, help="MALLOC_ARENA_MAX of the server (0: default)")
+    p.add_argument("--malloc-arenas", type=int, default=None,
+                   help="the server's --malloc-arenas (default: the app's; 0: glibc's, 8 per core)")  # fmt: skip
     p.add_argument("--trim-every", type=float, default=SoakConfig.trim_every,
                    help="the server's --trim-every: seconds between returns of freed memory (0: never)")  # fmt: skip
     p.add_argument("--out", type=Path, default=None, help="folder for report.json and samples.csv")
@@ -386,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = SoakConfig(requests=args.requests, clients=args.clients, ttl=args.ttl, max_megapixels=args.max_megapixels,
                      checkpoint=args.checkpoint, threads=args.threads, warmup=args.warmup, diagnose=args.diagnose,
                      trace_frames=args.trace_frames, probe_trim=args.probe_trim,
-                     malloc_arena_max=args.malloc_arena_max, trim_every=args.trim_every,
+                     malloc_arenas=args.malloc_arenas, trim_every=args.trim_every,
                      resolutions=tuple(int(r) for r in args.resolutions.split(",")))  # fmt: skip
     if args.summarise:
         summary = report_from_live(args.summarise, cfg).summary()

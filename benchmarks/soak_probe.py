@@ -31,6 +31,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from sensorium.runtime.allocator import arena_count
+
 
 class MallInfo2(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in
@@ -46,10 +48,6 @@ def _libc() -> ctypes.CDLL | None:
     if not hasattr(libc, "mallinfo2"):
         return None
     libc.mallinfo2.restype = MallInfo2
-    libc.fopen.restype = ctypes.c_void_p
-    libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
-    libc.fclose.argtypes = [ctypes.c_void_p]
-    libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
     return libc
 
 
@@ -73,16 +71,6 @@ def allocator() -> dict:
     return {"heap_mb": round(m.arena / MB, 1), "in_use_mb": round(m.uordblks / MB, 1),
             "free_kept_mb": round(m.fordblks / MB, 1), "top_releasable_mb": round(m.keepcost / MB, 1),
             "mmapped_mb": round(m.hblkhd / MB, 1), "mmapped_blocks": m.hblks}  # fmt: skip
-
-
-def arenas(path: Path) -> int:
-    """Write glibc's malloc_info XML to `path`; the number of arenas (heaps) in it."""
-    if LIBC is None:
-        return 0
-    fp = LIBC.fopen(str(path).encode(), b"w")
-    LIBC.malloc_info(0, fp)
-    LIBC.fclose(fp)
-    return path.read_text().count("<heap nr=")
 
 
 HEAP_ALIGN = 64 << 20  # glibc's HEAP_MAX_SIZE on 64-bit: every thread arena's heap starts on this boundary
@@ -199,7 +187,7 @@ class Probe:
         """SIGUSR2: growth since the baseline, the allocator's state, and what malloc_trim returns."""
         with self.lock:
             gc.collect()
-            report: dict = {"before_trim": self.line(), "arenas": arenas(self.out / "malloc_info.xml")}
+            report: dict = {"before_trim": self.line(), "arenas": arena_count()}
             if self.baseline_types is not None:  # before the snapshot's own objects exist
                 now = collections.Counter(type(o).__name__ for o in gc.get_objects())
                 grew = {k: now[k] - self.baseline_types.get(k, 0) for k in now}

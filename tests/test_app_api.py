@@ -143,8 +143,11 @@ def test_settings_flags_beat_env_and_spaces_bind_all_interfaces():
     assert (s.port, s.checkpoint, s.max_resolution, s.share) == (9000, "a/b", 384, False)
     assert parse_settings([], {"SENSORIUM_TRIM_EVERY": "5"}).trim_every == 5.0 and parse_settings([]).trim_every == 60.0
     assert parse_settings(["--trim-every", "0"], {"SENSORIUM_TRIM_EVERY": "5"}).trim_every == 0.0
-    with pytest.raises(SystemExit):  # argparse's usage line, no traceback
-        parse_settings(["--trim-every", "-1"], {})
+    assert parse_settings([], {}).malloc_arenas == 2 and parse_settings([], {"SENSORIUM_MALLOC_ARENAS": "0"}).malloc_arenas == 0
+    assert parse_settings(["--malloc-arenas", "4"], {"SENSORIUM_MALLOC_ARENAS": "0"}).malloc_arenas == 4
+    for bad in (["--trim-every", "-1"], ["--malloc-arenas", "-1"]):
+        with pytest.raises(SystemExit):  # argparse's usage line, no traceback
+            parse_settings(bad, {})
 
 
 def test_the_pipeline_is_loaded_once_per_process(tmp_path):

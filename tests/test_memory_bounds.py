@@ -1,4 +1,4 @@
-"""Caches of a long-running server are bounded in bytes, not only in entries."""
+"""Caches of a long-running server are bounded in bytes, not only in entries; so is what its allocator keeps."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -125,3 +126,44 @@ def test_the_sweeper_returns_memory_the_allocator_keeps_after_a_burst():
     kept = mb["held"] - mb["before"]
     assert kept > 100, mb  # 300 MB freed, and >100 MB (126 MB measured) still resident: retention, not a leak
     assert mb["trims"] >= 1 and mb["after"] - mb["before"] < 0.2 * kept, mb  # the sweeper's trim handed it back
+
+
+# Eight threads alive at once, each allocating: glibc gives each its own arena, up to 8 per core.
+CONCURRENT_THREADS = r"""
+import ctypes, sys, threading
+from sensorium.runtime.allocator import arena_count, limit_arenas
+
+if int(sys.argv[1]):
+    assert limit_arenas(int(sys.argv[1]))
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype, libc.malloc.argtypes, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_size_t], [ctypes.c_void_p]
+together = threading.Barrier(8)
+
+def work():
+    together.wait()
+    libc.free(libc.malloc(1 << 16))
+    together.wait()
+
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(arena_count())
+"""
+
+
+@pytest.mark.parametrize("limit", [0, 2])
+def test_limit_arenas_caps_the_arenas_threads_get(limit):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", CONCURRENT_THREADS, str(limit)], capture_output=True, text=True,
+                         timeout=120, cwd=root)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    arenas = int(out.stdout.strip().splitlines()[-1])
+    if limit:
+        assert 1 <= arenas <= limit
+    else:  # glibc's default, the control: one per thread here
+        assert arenas > 2
