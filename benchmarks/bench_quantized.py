@@ -1,0 +1,141 @@
+"""int8 for the `onnx` runtime's generate graph: ONNX Runtime's static quantization, measured.
+
+The CPU here has no bf16 or VNNI units (bench_precision.py), so int8 is the one reduced precision
+left whose kernels exist for it (MLAS's AVX2 u8s8 convs). Any such path must reach 40 dB PSNR
+against fp32 on every example. This quantizes the generate graph's convs (QDQ, per-channel int8
+weights, uint8 activations) with calibration from two examples (one portrait, one scene: the
+others are held out), then compares it with the fp32 graph on every content and scene example
+(centred 256² squares, three styles) and times both at 256², interleaved, in the runtime's own
+session options. Needs the `onnx` package (requirements-dev.txt) for the quantizer.
+
+    python -m benchmarks.bench_quantized [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from sensorium.bundled import demo_checkpoint
+from sensorium.conditioning import stack_maps
+from sensorium.images import center_crop_square
+from sensorium.model import Sensorium
+from sensorium.pipeline import TranslationPipeline
+from sensorium.runtime.onnx_backend import session
+from sensorium.runtime.onnx_export import STYLE_INPUT
+from sensorium.senses import SenseSet
+
+from .bench_precision import MIN_PSNR_DB
+from .common import header, publish
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "assets" / "examples"
+STYLES = ("style_starry_night.jpg", "style_graffiti.jpg", "style_happy_fish_cartoon.jpg")
+CALIBRATION = ("content_astronaut.jpg", "scene_autumn_hills.jpg")
+SIZE = 256
+
+Feed = dict[str, np.ndarray]
+
+
+def generate_feeds(pipe: TranslationPipeline) -> dict[str, list[Feed]]:
+    """The generate graph's inputs for every example (real senses, centred square) under each style."""
+    runtime = pipe.runtime
+    styles = [pipe.style(Image.open(EXAMPLES / name).convert("RGB")) for name in STYLES]
+    feeds = {}
+    for path in sorted(EXAMPLES.glob("content_*.jpg")) + sorted(EXAMPLES.glob("scene_*.jpg")):
+        content = pipe.sense(center_crop_square(Image.open(path).convert("RGB"), SIZE), SIZE)
+        maps = {m: sm.tensor for m, sm in content.maps.items()}
+        state = runtime.encode(*stack_maps(maps, pipe.config.modalities, content.size))[0]
+        feeds[path.name] = [{STYLE_INPUT: s[None].numpy().astype(np.float32), **{n: state[n] for n in runtime._state_inputs}}
+                            for s in styles]  # fmt: skip
+    return feeds
+
+
+def quantized(graph: Path, calibration: list[Feed], method: str, out: Path) -> Path:
+    """`graph` with its convs in int8 (QDQ), calibrated on `calibration` by `method`."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.feeds = iter(calibration)
+
+        def get_next(self) -> Feed | None:
+            return next(self.feeds, None)
+
+    quantize_static(str(graph), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"],
+                    calibrate_method=getattr(CalibrationMethod, method))  # fmt: skip
+    return out
+
+
+def psnr_db(got: np.ndarray, want: np.ndarray) -> float:
+    mse = float((((got - want) / 2) ** 2).mean())  # images in [-1, 1] -> [0, 1]
+    return math.inf if mse == 0 else 10 * math.log10(1 / mse)
+
+
+def run(write: bool = True, rounds: int = 15) -> str:
+    torch.set_num_threads(2)
+    model = Sensorium.from_pretrained(demo_checkpoint(), device=torch.device("cpu"))
+    senses = SenseSet(model.config.modalities, preferred=dict(model.info.senses))
+    pipe = TranslationPipeline(model, senses=senses, device="cpu", runtime="onnx")
+    feeds = generate_feeds(pipe)
+    calibration = [f for name in CALIBRATION for f in feeds[name]]
+    fp32 = session(pipe.runtime.graphs.generate)
+    work = Path(tempfile.mkdtemp(prefix="sensorium-int8-"))
+    variants = {method: session(quantized(pipe.runtime.graphs.generate, calibration, method, work / f"{method}.onnx"))
+                for method in ("MinMax", "Percentile")}  # fmt: skip
+    table = "| image | " + " | ".join(f"int8 ({m} calibration): min PSNR" for m in variants) + " |\n"
+    table += "|---|" + "---:|" * len(variants) + "\n"
+    worst = {m: math.inf for m in variants}
+    for name, example in feeds.items():
+        cells = []
+        for method, q8 in variants.items():
+            db = min(psnr_db(q8.run(None, f)[0], fp32.run(None, f)[0]) for f in example)
+            worst[method] = min(worst[method], db) if name not in CALIBRATION else worst[method]
+            cells.append(f"{db:.1f} dB")
+        table += f"| {name}{' (calibration)' if name in CALIBRATION else ''} | " + " | ".join(cells) + " |\n"
+    feed = feeds["content_obama_portrait.jpg"][0]
+    times: dict[str, list[float]] = {"fp32": [], **{m: [] for m in variants}}
+    sessions = {"fp32": fp32, **variants}
+    for _ in range(3):  # warm-up
+        for s in sessions.values():
+            s.run(None, feed)
+    for _ in range(rounds):  # interleaved
+        for key, s in sessions.items():
+            start = time.perf_counter()
+            s.run(None, feed)
+            times[key].append(time.perf_counter() - start)
+    ms = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+    text = header(f"int8 (ONNX Runtime static quantization) of the generate graph (bundled checkpoint, {SIZE}², every example, "
+                  f"{len(STYLES)} styles)", torch.device("cpu"), f"medians of {rounds} interleaved rounds")  # fmt: skip
+    text += "\n" + table + "\n"
+    text += f"- generate graph at {SIZE}²: fp32 {ms['fp32']:.1f} ms; " + "; ".join(
+        f"int8 {m} {ms[m]:.1f} ms ({ms[m] / ms['fp32']:.2f}× fp32)" for m in variants) + "\n"  # fmt: skip
+    for method in variants:
+        verdict = "passes" if worst[method] >= MIN_PSNR_DB else "fails"
+        text += f"- int8 {method}: worst {worst[method]:.1f} dB on the held-out examples, {verdict} the {MIN_PSNR_DB:.0f} dB bar\n"
+    return publish(text, write)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--no-write", action="store_true")
+    run(not p.parse_args().no_write)
+
+
+if __name__ == "__main__":
+    main()
