@@ -75,14 +75,20 @@ def test_smoothing_lowers_flicker(pipe, clip, style, tmp_path):
     assert smooth.flicker_out < 0.8 * raw.flicker_out
 
 
-def test_cli_video_with_max_frames_and_input_size(checkpoint, clip, tmp_path, capsys):
+def test_cli_video_with_max_frames_and_input_size(checkpoint, clip, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("SENSORIUM_CACHE_DIR", str(tmp_path / "graphs"))  # a cold graph cache
+    monkeypatch.delenv("SENSORIUM_RUNTIME", raising=False)
     Image.new("RGB", (64, 64), (200, 120, 40)).save(tmp_path / "orange.png")
     out = tmp_path / "cli.mp4"
     rc = main(["video", str(clip), str(tmp_path / "orange.png"), "-o", str(out), "--checkpoint", str(checkpoint),
                "--modalities", "edges", "--resolution", "64", "--max-frames", "3", "--input-size"])  # fmt: skip
     assert rc == 0
     assert read_back(out) == (3, FPS, (SIDE, SIDE, 3))  # resized back to the input size
-    assert "flicker" in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert "flicker" in said.out
+    # "auto" prepared the faster runtime for the clip: its graphs exported once, into the cache
+    assert "Runtime: onnx from now on" in said.err and list((tmp_path / "graphs").rglob("*.onnx"))
 
 
 def test_unreadable_video_is_a_clear_error(pipe, clip, style, checkpoint, tmp_path, capsys):
