@@ -41,7 +41,8 @@ def run(*argv: object) -> int:
     return main([str(a) for a in argv])
 
 
-def test_single_pair_writes_png_at_model_size(checkpoint, photos, tmp_path, capsys):
+def test_single_pair_writes_png_at_model_size(checkpoint, photos, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SENSORIUM_CACHE_DIR", str(tmp_path / "graphs"))
     out = tmp_path / "out.png"
     rc = run("translate", photos / "contents/coffee.png", photos / "styles/cat.jpg", "-o", out,
              "--checkpoint", checkpoint, "--resolution", RES, "--modalities", "edges,person",
@@ -49,16 +50,26 @@ def test_single_pair_writes_png_at_model_size(checkpoint, photos, tmp_path, caps
     assert rc == 0
     # long side 64; short side 200 * 64 / 300 = 42.7 → nearest multiple of the stride (8) = 40
     assert Image.open(out).size == (64, 40)
-    assert f"wrote {out}" in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert f"wrote {out}" in said.out
+    assert "Runtime:" not in said.err and not (tmp_path / "graphs").exists()  # one render: no export for it
     assert np.load(tmp_path / "maps" / "coffee.edges.npy").shape == (1, 40, 64)
     assert Image.open(tmp_path / "maps" / "coffee.person.png").size == (64, 40)
 
 
-def test_folders_write_every_pair_and_a_contact_sheet(checkpoint, photos, tmp_path):
+def test_folders_write_every_pair_and_a_contact_sheet(checkpoint, photos, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    from sensorium.cli import translate
+
+    monkeypatch.setenv("SENSORIUM_CACHE_DIR", str(tmp_path / "graphs"))
+    monkeypatch.delenv("SENSORIUM_RUNTIME", raising=False)
+    monkeypatch.setattr(translate, "PREPARE_FROM_RESULTS", 4)  # this grid's size (2 × 2)
     out = tmp_path / "grid"
     rc = run("translate", photos / "contents", photos / "styles", "-o", out, "--checkpoint", checkpoint,
              "--resolution", RES, "--modalities", "edges,face_landmarks")  # fmt: skip
     assert rc == 0
+    # a grid this size first prepares the faster runtime: the graphs exported once, into the cache
+    assert "Runtime: onnx from now on" in capsys.readouterr().err and list((tmp_path / "graphs").rglob("*.onnx"))
     for content in ("astronaut", "coffee"):
         for style in ("cat", "flipped"):
             assert (out / f"{content}__{style}.png").is_file()

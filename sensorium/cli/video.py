@@ -8,7 +8,6 @@ memory. Prints the flicker of output and input (mean |Δ| between consecutive fr
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..video import translate_video, video_info
 from .common import (
@@ -17,6 +16,7 @@ from .common import (
     parse_domain,
     parse_modalities,
     parse_strengths,
+    prepare_faster_runtime,
     print_notes,
     progress_bar,
     read_image,
@@ -35,11 +35,7 @@ def run(args: argparse.Namespace) -> int:
     info = video_info(args.video)  # an unreadable video fails before the checkpoint loads
     style = read_image(args.style, "style")
     pipe = load_pipeline(args, map_cache_entries=MAP_CACHE_FRAMES)
-    # Every frame is a new content: worth the one-off preparation "auto" skips at load (the ONNX
-    # graphs' export, seconds, cached for every later run): a new content took 0.64x fused's time at 256².
-    note = pipe.upgrade_runtime()
-    if note:
-        print(note, file=sys.stderr)
+    prepare_faster_runtime(pipe)  # every frame is a new content: a 40-frame clip already gained (RESULTS.md)
     modalities = parse_modalities(args.modalities, pipe)
     strengths = parse_strengths(args.strength, pipe)
     style = pipe.style(style, args.resolution, parse_domain(args.domain, pipe))  # once, for the whole clip
