@@ -103,8 +103,8 @@ class TranslationPipeline:
         if self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
         self._styles: LRU[torch.Tensor] = LRU(style_cache, max_bytes=STYLE_CACHE_BYTES)
-        self.runtime, self.runtime_note = load_runtime(self.model, runtime)
-        self._runtime_choice = runtime_name(runtime)
+        self._runtime_choice = runtime_name(runtime)  # the argument, else $SENSORIUM_RUNTIME, else "auto"
+        self.runtime, self.runtime_note = load_runtime(self.model, self._runtime_choice)
         self._rendered_on = threading.local()  # the runtime each thread's last render ran on
         self._contents = ContentCache()
         self.name = name  # the checkpoint it came from, for status lines
