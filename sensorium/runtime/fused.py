@@ -86,15 +86,16 @@ class FusedBlock:
             self.hidden = [c.out_channels for c in first]
         # SPADE's "1 +" sits in gamma's bias.
         self.to_gamma = [_conv(f.to_gamma, fmt, bias_shift=1.0) for f in fusions]
-        self.to_beta = [_conv(f.to_beta, fmt) for f in fusions]
+        plain = fusions[1:] if block.learned_shortcut else fusions  # the shortcut's beta is folded below
+        self.to_beta = [_conv(f.to_beta, fmt) for f in plain]
         self.conv_s = None
         if block.learned_shortcut:
             # conv_s (1x1, no bias) of the shortcut's beta is a 3x3 conv of the fusion's hidden map
             # with conv_s's weights folded in: C_out outputs instead of C_in (exact, linear maps).
             w_s = block.conv_s.weight.detach()[:, :, 0, 0]  # (C_out, C_in)
             beta = block.fuse_s.to_beta
-            self.to_beta[0] = Conv(torch.einsum("oc,chij->ohij", w_s, beta.weight.detach()).contiguous(memory_format=fmt),
-                                   w_s @ beta.bias.detach())  # fmt: skip
+            self.to_beta.insert(0, Conv(torch.einsum("oc,chij->ohij", w_s, beta.weight.detach()).contiguous(memory_format=fmt),
+                                        w_s @ beta.bias.detach()))  # fmt: skip
             self.conv_s = _conv(block.conv_s, fmt)
         self.convs = [block.conv_0, block.conv_1]
         modulated = [c if isinstance(c, ModulatedConv2d) else None for c in self.convs]
