@@ -7,14 +7,11 @@ follows the same live triggers as the result, on the cached maps.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 import gradio as gr
 
-from . import explore, own_maps, sense_settings
+from . import explore
+from .sense_inputs import SensePanel
 from .state import DemoState
-
-Selection = Callable[[Sequence], tuple[list[str], dict[str, float]]]  # checkbox + slider values → (use, strengths)
 
 FREEDOM_HELP = ("The content under 8 sampled styles: **bright** where the style decides, **dark** where the "
                 "ticked senses pin the image. Untick a sense to see what it held.")  # fmt: skip
@@ -49,41 +46,33 @@ def contributions_tab(state: DemoState) -> dict:
     return out
 
 
-def wire(state: DemoState, ui: dict, out: dict, selection: Selection) -> None:
-    """Private UI events: the grid on its button, the heat map live with the senses and the content."""
+def wire(state: DemoState, ui: dict, out: dict, panel: SensePanel) -> None:
+    """Private UI events: the grid on its button, the heat map live with the senses and the content,
+    both from the inputs the result is made from."""
     from .ui import MODEL, gpu  # at call time: demo.ui imports this module
 
     common = dict(api_visibility="private", concurrency_id=MODEL, show_progress="minimal")
-    k, n = len(ui["checks"]), len(ui["sources"])
-    # ticks, strengths, map sources, own maps, sense settings: the inputs the result is made from
-    senses = [*ui["checks"], *ui["strengths"], *ui["sources"].values(), *ui["own"].values(), *ui["settings"]]
-
-    def request(values: Sequence) -> tuple[list[str], dict[str, float], dict, object]:
-        use, strengths = selection(values[: 2 * k])
-        maps = own_maps.chosen_maps(ui["sources"], values[2 * k : 2 * k + 2 * n], use, warn=False)
-        return use, strengths, maps, sense_settings.parse(values[2 * k + 2 * n :])
+    senses = panel.components()
 
     @gpu(images=14)
     def grid(content, style, resolution, domain, *values):
-        use, strengths, maps, settings = request(values)
-        g = explore.contributions(state, content, style, use, strengths, resolution, domain, maps, settings)
+        s = panel.read(values, warn=False)  # the result's own event warned
+        g = explore.contributions(state, content, style, s.use, s.strengths, resolution, domain, s.maps, s.settings)
         return g.image, g.status
 
     @gpu(images=explore.DEFAULT_STYLES)
     def freedom(content, on, resolution, domain, *values):
         if content is None or not on:  # nothing to show yet, or switched off: leave it as it is
             return gr.skip(), gr.skip()
-        use, strengths, maps, settings = request(values)
-        f = explore.style_freedom(state, content, use, strengths, resolution, domain=domain, maps=maps,
-                                  settings=settings)  # fmt: skip
+        s = panel.read(values, warn=False)
+        f = explore.style_freedom(state, content, s.use, s.strengths, resolution, domain=domain, maps=s.maps,
+                                  settings=s.settings)  # fmt: skip
         return f.heat_map, f.status
 
     out["grid_run"].click(grid, [ui["content"], ui["style"], ui["resolution"], ui["domain"], *senses],
                           [out["grid"], out["grid_status"]], **common)  # fmt: skip
     triggers = [ui["content"].change, ui["resolution"].change, ui["domain"].change, out["freedom_on"].change,
-                *(c.change for c in ui["checks"]), *(s.release for s in ui["strengths"]),
-                *(r.change for r in ui["sources"].values()), *(e.input for e in ui["own"].values()),
-                *sense_settings.triggers(ui["settings"])]  # fmt: skip
+                *panel.triggers()]  # fmt: skip
     gr.on(triggers, freedom, [ui["content"], out["freedom_on"], ui["resolution"], ui["domain"], *senses],
           [out["freedom"], out["freedom_status"]], trigger_mode="always_last", **common)  # fmt: skip
 

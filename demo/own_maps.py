@@ -163,10 +163,10 @@ def editor_backgrounds(state: DemoState, inputs: dict, content, resolution, sett
     return out
 
 
-def wire(state: DemoState, ui: dict, common: dict, settings: Callable[[Sequence], object]) -> list:
+def wire(state: DemoState, ui: dict, common: dict, settings: Callable[[Sequence], object]) -> None:
     """Events of the panel: editors refill with the detected maps when the content, size or sense
-    settings change; on a card whose sense cannot run here, "my map" enables its tick. Returns the
-    live triggers. `settings` reads the values of `ui["settings"]`."""
+    settings change; on a card whose sense cannot run here, "my map" enables its tick. The live
+    views' triggers are demo/sense_inputs.py's. `settings` reads the values of `ui["settings"]`."""
     from . import sense_settings
 
     editors = list(ui["own"].values())
@@ -185,4 +185,3 @@ def wire(state: DemoState, ui: dict, common: dict, settings: Callable[[Sequence]
         if not state.availability[m].ok:
             radio.change(lambda source: gr.Checkbox(value=source == MINE, interactive=source == MINE), radio,
                          checks[m], api_visibility="private", queue=False)  # fmt: skip
-    return [*(r.change for r in ui["sources"].values()), *(e.input for e in editors)]

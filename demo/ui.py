@@ -24,6 +24,7 @@ from . import handlers as h
 from .inputs import MAX_STRENGTH, pretty, short, user_error
 from .mcp_tools import fetch_policy, mcp_endpoints, tools_lifespan
 from .presets import presets_panel
+from .sense_inputs import SensePanel
 from .settings import EXAMPLES_DIR, Settings, load_pipeline, max_resolution_for
 from .state import DemoState
 from .sweeper import sweep_interval
@@ -237,22 +238,12 @@ def modality_table(state: DemoState) -> str:
 
 def wire_ui(state: DemoState, ui: dict, out: dict) -> None:
     """Private UI events; the live ones re-run on cached maps and keep only the last request."""
-    modalities = state.modalities
-    k = len(modalities)
-
-    def selection(values: Sequence) -> tuple[list[str], dict[str, float]]:
-        checks, strengths = values[:k], values[k:]
-        return [m for m, on in zip(modalities, checks, strict=True) if on], dict(
-            zip(modalities, strengths, strict=True)
-        )
+    panel = SensePanel(state.modalities, ui)
 
     @gpu
     def run(content, style, style_b, mix, resolution, domain, *values):
-        n = len(ui["sources"])  # values: ticks, strengths, map sources, own maps, sense settings
-        use, strengths = selection(values[: 2 * k])
-        maps = own_maps.chosen_maps(ui["sources"], values[2 * k : 2 * k + 2 * n], use)
-        settings = sense_settings.parse(values[2 * k + 2 * n :])
-        r = h.translate(state, content, style, use, strengths, resolution, style_b, mix, domain, maps, settings)
+        s = panel.read(values)
+        r = h.translate(state, content, style, s.use, s.strengths, resolution, style_b, mix, domain, s.maps, s.settings)
         for w in r.warnings:
             gr.Warning(w)
         return (
@@ -269,26 +260,23 @@ def wire_ui(state: DemoState, ui: dict, out: dict) -> None:
 
     @gpu(images=4)
     def sample(content, resolution, domain, seed, *values):
-        use, strengths = selection(values)
-        return h.random_styles(state, content, use, strengths, resolution, seed, 4, domain)
+        s = panel.read(values, with_maps=False, with_settings=False)
+        return h.random_styles(state, content, s.use, s.strengths, resolution, seed, 4, domain)
 
-    inputs = [ui["content"], ui["style"], ui["style_b"], ui["mix"], ui["resolution"], ui["domain"],
-              *ui["checks"], *ui["strengths"], *ui["sources"].values(), *ui["own"].values(),
-              *ui["settings"]]  # fmt: skip
+    inputs = [ui["content"], ui["style"], ui["style_b"], ui["mix"], ui["resolution"], ui["domain"], *panel.components()]
     outputs = [out["result"], out["maps"], out["status"], out["download"]]
     common = dict(api_visibility="private", concurrency_id=MODEL, show_progress="minimal")
     ui["run"].click(run, inputs, outputs, **common)
+    own_maps.wire(state, ui, common, sense_settings.parse)
     triggers = [ui["content"].change, ui["style"].change, ui["style_b"].change, ui["resolution"].change,
-                ui["domain"].change, ui["mix"].release, *(c.change for c in ui["checks"]),
-                *(s.release for s in ui["strengths"]), *own_maps.wire(state, ui, common, sense_settings.parse),
-                *sense_settings.triggers(ui["settings"])]  # fmt: skip
+                ui["domain"].change, ui["mix"].release, *panel.triggers()]  # fmt: skip
     gr.on(triggers, live, inputs, outputs, trigger_mode="always_last", **common)
     ui["swap"].click(lambda a, b: (b, a), [ui["content"], ui["style"]], [ui["content"], ui["style"]],
                      api_visibility="private", queue=False)  # fmt: skip
-    out["sample"].click(sample, [ui["content"], ui["resolution"], ui["domain"], out["seed"], *ui["checks"],
-                                 *ui["strengths"]], out["samples"], **common)  # fmt: skip
-    explore_ui.wire(state, ui, out, selection)
-    webcam.wire(state, ui, out, selection)
+    out["sample"].click(sample, [ui["content"], ui["resolution"], ui["domain"], out["seed"],
+                                 *panel.components(with_maps=False, with_settings=False)], out["samples"], **common)  # fmt: skip
+    explore_ui.wire(state, ui, out, panel)
+    webcam.wire(state, ui, out, panel)
 
 
 def api_endpoints(state: DemoState) -> None:

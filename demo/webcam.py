@@ -22,8 +22,8 @@ from sensorium.senses.settings import SenseSettings
 from sensorium.video import MapSmoother
 
 from . import handlers as h
-from . import sense_settings
 from .inputs import check_domain, check_modalities, check_resolution, check_strengths, load_upload, user_error
+from .sense_inputs import SensePanel
 from .state import DemoState
 
 STREAM_EVERY = 0.1  # seconds between the frames the browser sends (it drops frames while one is in flight)
@@ -113,19 +113,19 @@ def webcam_tab(state: DemoState) -> dict:
     return out
 
 
-def wire(state: DemoState, ui: dict, out: dict, selection) -> None:
-    """The stream event (time-limited, on the model's concurrency group) and the stop button."""
+def wire(state: DemoState, ui: dict, out: dict, panel: SensePanel) -> None:
+    """The stream event (time-limited, on the model's concurrency group) and the stop button. Frames
+    take the panel's ticks, strengths and sense settings; own maps belong to one photo, not a stream."""
     from .ui import MODEL, gpu  # at call time: demo.ui imports this module
 
     @gpu
     def frame(camera, style, session, resolution, domain, *values):
-        k = len(ui["checks"])
-        use, strengths = selection(values[: 2 * k])
-        return live_frame(state, camera, style, session, use, strengths, min(resolution or LIVE_RESOLUTION,
-                          LIVE_RESOLUTION), domain, sense_settings.parse(values[2 * k :]))  # fmt: skip
+        s = panel.read(values, with_maps=False)
+        return live_frame(state, camera, style, session, s.use, s.strengths, min(resolution or LIVE_RESOLUTION,
+                          LIVE_RESOLUTION), domain, s.settings)  # fmt: skip
 
-    inputs = [out["camera"], ui["style"], out["live_session"], ui["resolution"], ui["domain"], *ui["checks"],
-              *ui["strengths"], *ui["settings"]]  # fmt: skip
+    inputs = [out["camera"], ui["style"], out["live_session"], ui["resolution"], ui["domain"],
+              *panel.components(with_maps=False)]  # fmt: skip
     out["camera"].stream(frame, inputs, [out["live"], out["live_session"], out["live_status"]], stream_every=STREAM_EVERY,
                          time_limit=TIME_LIMIT, concurrency_id=MODEL, api_visibility="private", show_progress="hidden")
     # The camera's own record button toggles the stream in the browser; Stop presses it when it is
