@@ -31,7 +31,8 @@ def upgrade_runtime(pipeline) -> None:
 
 def serve(settings: Settings) -> int:
     """Load the pipeline, build the app and serve it until stopped; 2 when the pipeline cannot load."""
-    limit_arenas(settings.malloc_arenas)  # before any thread starts (gradio's too): sensorium/runtime/allocator.py
+    if settings.malloc_arenas and not limit_arenas(settings.malloc_arenas):  # before gradio's threads start
+        print(f"Note: the allocator did not take --malloc-arenas {settings.malloc_arenas} (not glibc?).", file=sys.stderr)
     from demo import app_builds  # gradio is imported here, after the __main__ block below has run
     from demo.ui import build_demo, launch_options, queue_options
 

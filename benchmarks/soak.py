@@ -66,7 +66,7 @@ class SoakConfig:
     diagnose: bool = False  # run the server under benchmarks/soak_probe.py (what grows, what malloc_trim returns)
     trace_frames: int = 0  # with diagnose: tracemalloc frames per allocation (0: no tracing, it slows the server)
     probe_trim: float = 0.0  # with diagnose: malloc_trim(0) in the server every this many seconds (0: never)
-    malloc_arenas: int | None = None  # the server's --malloc-arenas (None: the app's default; 0: glibc's, 8 per core)
+    malloc_arenas: int | None = None  # the server's --malloc-arenas (None: the app's default; 0: the allocator's own)
     trim_every: float = TRIM_EVERY  # --trim-every of the server: seconds between returns of freed memory
 
 
@@ -377,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trace-frames", type=int, default=0, help="with --diagnose: tracemalloc frames (0: off)")
     p.add_argument("--probe-trim", type=float, default=0.0, help="with --diagnose: malloc_trim every S seconds")
     p.add_argument("--malloc-arenas", type=int, default=None,
-                   help="the server's --malloc-arenas (default: the app's; 0: glibc's, 8 per core)")  # fmt: skip
+                   help="the server's --malloc-arenas (default: the app's; 0: the allocator's own setting)")  # fmt: skip
     p.add_argument("--trim-every", type=float, default=SoakConfig.trim_every,
                    help="the server's --trim-every: seconds between returns of freed memory (0: never)")  # fmt: skip
     p.add_argument("--out", type=Path, default=None, help="folder for report.json and samples.csv")

@@ -187,7 +187,7 @@ class Probe:
         """SIGUSR2: growth since the baseline, the allocator's state, and what malloc_trim returns."""
         with self.lock:
             gc.collect()
-            report: dict = {"before_trim": self.line(), "arenas": arena_count()}
+            report: dict = {"before_trim": self.line(), "arenas": arena_count(keep=self.out / "malloc_info.xml")}
             if self.baseline_types is not None:  # before the snapshot's own objects exist
                 now = collections.Counter(type(o).__name__ for o in gc.get_objects())
                 grew = {k: now[k] - self.baseline_types.get(k, 0) for k in now}

@@ -40,11 +40,11 @@ class SensePanel:
         maps = [*self.sources.values(), *self.own.values()] if with_maps else []
         return [*self.checks, *self.strengths, *maps, *(self.settings if with_settings else [])]
 
-    def triggers(self, with_maps: bool = True) -> list:
+    def triggers(self) -> list:
         """The events after which a live view re-renders: a tick, a strength let go, a map source or
         an own map changed, a sense setting changed."""
-        maps = [*(r.change for r in self.sources.values()), *(e.input for e in self.own.values())] if with_maps else []
-        return [*(c.change for c in self.checks), *(s.release for s in self.strengths), *maps,
+        return [*(c.change for c in self.checks), *(s.release for s in self.strengths),
+                *(r.change for r in self.sources.values()), *(e.input for e in self.own.values()),
                 *sense_settings.triggers(self.settings)]  # fmt: skip
 
     def read(self, values: Sequence, with_maps: bool = True, with_settings: bool = True,

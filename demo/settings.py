@@ -11,7 +11,8 @@ SENSORIUM_MAX_FILE_SIZE    upload limit (default 20mb)
 SENSORIUM_TIME_LIMIT       seconds a request may run before it is answered with an error (default 120; 0 = none)
 SENSORIUM_CACHE_TTL        seconds an upload, result or download file is kept on disk (default 3600; 0 = forever)
 SENSORIUM_TRIM_EVERY       seconds between returns of freed memory to the system (default 60; 0 = never)
-SENSORIUM_MALLOC_ARENAS    malloc arenas the server's threads share (default 2; 0 = glibc's 8 per core)
+SENSORIUM_MALLOC_ARENAS    malloc arenas the server's threads share (default 2; 0 = the allocator's own setting,
+                           glibc's 8 per core or $MALLOC_ARENA_MAX, which is the default where that is set)
 SENSORIUM_MCP              1 = also serve translate, extract, random_styles and info as MCP tools (/gradio_api/mcp/)
 """
 
@@ -27,13 +28,16 @@ from pathlib import Path
 from sensorium.bundled import demo_checkpoint
 from sensorium.env import truthy
 from sensorium.runtime import RUNTIMES
-from sensorium.runtime.allocator import SERVER_ARENAS
 
 from .sweeper import TRIM_EVERY
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = demo_checkpoint()
 EXAMPLES_DIR = ROOT / "assets" / "examples"
+# The server's malloc arena cap (sensorium/runtime/allocator.py): one per core of a free Space, where
+# requests run one at a time. In the suite's soak the cap kept RSS flat between the halves where
+# glibc's 16 arenas let it grow (docs/reliability.md).
+SERVER_ARENAS = 2
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ class Settings:
     time_limit: float = 120.0  # seconds per request, then an error frees its queue slot; 0 = no limit
     cache_ttl: float = 3600.0  # seconds uploads, results and downloads stay on disk; 0 = kept forever
     trim_every: float = TRIM_EVERY  # seconds between returns of freed memory to the system (demo/sweeper.py); 0 = never
-    malloc_arenas: int = SERVER_ARENAS  # malloc arenas the threads share (sensorium/runtime/allocator.py); 0 = glibc's default
+    malloc_arenas: int = SERVER_ARENAS  # malloc arenas the threads share; 0 = the allocator's own setting
     mcp: bool = False  # also an MCP server (streamable HTTP at /gradio_api/mcp/)
 
     def __post_init__(self) -> None:
@@ -71,7 +75,7 @@ class Settings:
         if not 0 <= self.trim_every < float("inf"):
             raise ValueError(f"trim_every must be a number of seconds >= 0, got {self.trim_every}")
         if self.malloc_arenas < 0:
-            raise ValueError(f"malloc_arenas must be 0 (glibc's default) or more, got {self.malloc_arenas}")
+            raise ValueError(f"malloc_arenas must be 0 (the allocator's own setting) or more, got {self.malloc_arenas}")
 
 
 def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -128,8 +132,9 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
                    help="seconds files stay in the upload/result caches, 0 = forever (env SENSORIUM_CACHE_TTL)")  # fmt: skip
     p.add_argument("--trim-every", type=float, default=env.get("SENSORIUM_TRIM_EVERY") or str(Settings.trim_every),
                    help="seconds between returns of freed memory to the system, 0 = never (env SENSORIUM_TRIM_EVERY)")  # fmt: skip
-    p.add_argument("--malloc-arenas", type=int, default=env.get("SENSORIUM_MALLOC_ARENAS") or str(Settings.malloc_arenas),
-                   help="malloc arenas the threads share, 0 = glibc's default (env SENSORIUM_MALLOC_ARENAS)")  # fmt: skip
+    arenas = env.get("SENSORIUM_MALLOC_ARENAS") or ("0" if env.get("MALLOC_ARENA_MAX") else str(Settings.malloc_arenas))
+    p.add_argument("--malloc-arenas", type=int, default=arenas,
+                   help="malloc arenas the threads share, 0 = the allocator's own setting (env SENSORIUM_MALLOC_ARENAS)")  # fmt: skip
     p.add_argument("--mcp", action="store_true", default=truthy(env.get("SENSORIUM_MCP")),
                    help="serve the API as MCP tools at /gradio_api/mcp/ (env SENSORIUM_MCP=1)")  # fmt: skip
     args = p.parse_args(argv)  # string defaults (from env) go through `type` too: bad values exit cleanly

@@ -59,11 +59,11 @@ def test_single_pair_writes_png_at_model_size(checkpoint, photos, tmp_path, caps
 
 def test_folders_write_every_pair_and_a_contact_sheet(checkpoint, photos, tmp_path, capsys, monkeypatch):
     pytest.importorskip("onnxruntime")
-    from sensorium.cli import translate
+    from sensorium.cli import common
 
     monkeypatch.setenv("SENSORIUM_CACHE_DIR", str(tmp_path / "graphs"))
     monkeypatch.delenv("SENSORIUM_RUNTIME", raising=False)
-    monkeypatch.setattr(translate, "PREPARE_FROM_RESULTS", 4)  # this grid's size (2 × 2)
+    monkeypatch.setattr(common, "PREPARE_FROM_RENDERS", 4)  # this grid's size (2 × 2)
     out = tmp_path / "grid"
     rc = run("translate", photos / "contents", photos / "styles", "-o", out, "--checkpoint", checkpoint,
              "--resolution", RES, "--modalities", "edges,face_landmarks")  # fmt: skip

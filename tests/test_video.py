@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from sensorium.cli import main
+from sensorium.cli import common, main
 from sensorium.senses import Extraction
 from sensorium.senses.base import SenseMap
 from sensorium.video import MapSmoother, VideoError, translate_video, video_info
@@ -79,6 +79,7 @@ def test_cli_video_with_max_frames_and_input_size(checkpoint, clip, tmp_path, ca
     pytest.importorskip("onnxruntime")
     monkeypatch.setenv("SENSORIUM_CACHE_DIR", str(tmp_path / "graphs"))  # a cold graph cache
     monkeypatch.delenv("SENSORIUM_RUNTIME", raising=False)
+    monkeypatch.setattr(common, "PREPARE_FROM_RENDERS", 3)  # this run's --max-frames
     Image.new("RGB", (64, 64), (200, 120, 40)).save(tmp_path / "orange.png")
     out = tmp_path / "cli.mp4"
     rc = main(["video", str(clip), str(tmp_path / "orange.png"), "-o", str(out), "--checkpoint", str(checkpoint),

@@ -87,6 +87,13 @@ def usage(check, *args, prefix: str = ""):
         raise CLIError(f"{prefix}{exc}") from exc
 
 
+# Renders from which a run first prepares the faster runtime: on the bundled checkpoint a grid of 24
+# took 13.5 s with the export (2.0 s) against 13.2 s on fused, and 11.5 s once the graphs were cached;
+# a 40-frame clip 18.8 s against 21.4 s (benchmarks/RESULTS.md, the CLIs on `auto`). So about here
+# the run that exports breaks even, and every later run gains.
+PREPARE_FROM_RENDERS = 24
+
+
 # -- shared steps -------------------------------------------------------------------------------
 def load_pipeline(args: argparse.Namespace, map_cache_entries: int = 512) -> TranslationPipeline:
     """The pipeline for `args.checkpoint` on `args.device`, with a map cache of the given size."""
@@ -117,10 +124,12 @@ def load_pipeline(args: argparse.Namespace, map_cache_entries: int = 512) -> Tra
     return pipe
 
 
-def prepare_faster_runtime(pipe: TranslationPipeline) -> None:
-    """For runs of many renders: what "auto" skips at load (the ONNX graphs' export, seconds on the
-    CPU, cached for every later run), then the switch; its note on stderr. On the bundled checkpoint
-    at 256², onnx took 0.64-0.66x fused's time for a new content and 0.56-0.61x for a new style (RESULTS.md)."""
+def prepare_faster_runtime(pipe: TranslationPipeline, renders: int | None) -> None:
+    """For a run of at least PREPARE_FROM_RENDERS renders (None: not known ahead, as a video's frames
+    may not be): what "auto" skips at load (the ONNX graphs' export, seconds on the CPU, cached for
+    every later run), then the switch; its note on stderr."""
+    if renders is not None and renders < PREPARE_FROM_RENDERS:
+        return
     note = pipe.upgrade_runtime()
     if note:
         print(note, file=sys.stderr)

@@ -36,10 +36,6 @@ if TYPE_CHECKING:
     from ..pipeline import TranslationPipeline
 
 MAX_SHEET_SIDE = 8192  # pixels; big grids get smaller cells instead of a gigapixel sheet
-# Results from which a folder run first prepares the faster runtime: 6 contents x 4 styles on the
-# bundled checkpoint took 13.5 s with the export (2.0 s) against 13.2 s on fused, and 11.5 s once
-# the graphs were cached (RESULTS.md): about even in the run that exports, ahead in every later one.
-PREPARE_FROM_RESULTS = 24
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,8 +68,7 @@ def _run_folders(pipe: TranslationPipeline, args: argparse.Namespace, modalities
     contents = image_files(args.content) if args.content.is_dir() else [args.content]
     style_paths = image_files(args.style) if args.style.is_dir() else [args.style]
     args.out.mkdir(parents=True, exist_ok=True)
-    if len(contents) * len(style_paths) >= PREPARE_FROM_RESULTS:
-        prepare_faster_runtime(pipe)
+    prepare_faster_runtime(pipe, len(contents) * len(style_paths))
     skipped: list[str] = []
     styles = []  # (name, thumbnail, style vector): the full style images are not kept
     for path in style_paths:

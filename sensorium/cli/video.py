@@ -35,11 +35,11 @@ def run(args: argparse.Namespace) -> int:
     info = video_info(args.video)  # an unreadable video fails before the checkpoint loads
     style = read_image(args.style, "style")
     pipe = load_pipeline(args, map_cache_entries=MAP_CACHE_FRAMES)
-    prepare_faster_runtime(pipe)  # every frame is a new content: a 40-frame clip already gained (RESULTS.md)
     modalities = parse_modalities(args.modalities, pipe)
     strengths = parse_strengths(args.strength, pipe)
     style = pipe.style(style, args.resolution, parse_domain(args.domain, pipe))  # once, for the whole clip
     known = [n for n in (info.frames, args.max_frames) if n]
+    prepare_faster_runtime(pipe, min(known) if known else None)  # every frame is a new content
     with progress_bar(min(known) if known else None, "frame") as bar:
         report = translate_video(
             pipe, args.video, style, args.out, modalities=modalities, strengths=strengths, smooth=args.smooth,

@@ -9,8 +9,8 @@ The pixels do not change. Other C libraries (musl) have no such knob: then this 
 The price is retention: what a burst freed stays resident, in each of glibc's arenas (up to 8 per
 core, one per thread that allocated), and a long-running server's RSS creeps up as more arenas
 reach their own high-water mark while the memory in use stays flat (benchmarks/soak.py --diagnose,
-docs/reliability.md §9). Two settings bound that: `limit_arenas` caps the arenas (the app: 2),
-and `release_free_memory` hands the free pages back (the app: periodically, demo/sweeper.py).
+docs/reliability.md §9). Two settings bound that: `limit_arenas` caps the arenas, and
+`release_free_memory` hands the free pages back; the app does both (demo/settings.py, demo/sweeper.py).
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
-import os
 import tempfile
+from pathlib import Path
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # mallopt parameters, from glibc's malloc.h
 KEEP_MMAP_THRESHOLD = 32 << 20  # glibc's largest: tensors below 32 MiB come from the heap
 KEEP_TRIM_THRESHOLD = 512 << 20  # keep up to 512 MiB of freed heap for reuse
 GLIBC_DEFAULT = 128 << 10  # both thresholds' glibc defaults
-SERVER_ARENAS = 2  # the app's arena cap: one per core of a free Space, where requests run one at a time
 
 
 @functools.cache
@@ -64,27 +63,30 @@ def release_free_memory() -> bool:
 def limit_arenas(arenas: int) -> bool:
     """At most `arenas` malloc arenas from now on (glibc's default: 8 per core); threads created later
     share them. Each arena keeps its own high-water mark of what `keep_freed_memory` retains, so a
-    server whose worker threads come and go creeps up arena by arena: in the suite's soak, RSS grew
-    12-122 MB between the halves with the default and -1 to +7 MB with 2 (docs/reliability.md). Call
-    it before the threads start: an arena, once made, stays. True when the allocator took it."""
+    server whose worker threads come and go creeps up arena by arena (docs/reliability.md, the soak).
+    Call it before the threads start: it bounds the arenas made later and removes none, and glibc
+    ignores it once more than 8 exist. True when glibc accepted the setting."""
     libc = _libc()
     return libc is not None and arenas > 0 and bool(libc.mallopt(M_ARENA_MAX, arenas))
 
 
-def arena_count() -> int:
-    """How many arenas the allocator has made (the heaps in glibc's `malloc_info`); 0 when unknown."""
+def arena_count(keep: Path | None = None) -> int:
+    """How many arenas the allocator has made (the heaps in glibc's `malloc_info`); 0 when unknown.
+    `keep`: also write the XML there (each arena's sizes, for a diagnosis)."""
     libc = _libc()
     if libc is None or not hasattr(libc, "malloc_info"):
         return 0
-    fd, path = tempfile.mkstemp(prefix="malloc-info-", suffix=".xml")
-    os.close(fd)
     try:
-        fp = libc.fopen(path.encode(), b"w")
-        if not fp:
-            return 0
-        libc.malloc_info(0, fp)
-        libc.fclose(fp)
-        with open(path) as f:
-            return f.read().count("<heap nr=")
-    finally:
-        os.unlink(path)
+        with tempfile.TemporaryDirectory(prefix="malloc-info-") as folder:
+            path = Path(folder) / "malloc_info.xml"
+            fp = libc.fopen(str(path).encode(), b"w")
+            if not fp:
+                return 0
+            libc.malloc_info(0, fp)
+            libc.fclose(fp)
+            xml = path.read_text()
+    except OSError:  # no writable temp folder
+        return 0
+    if keep is not None:
+        keep.write_text(xml)
+    return xml.count("<heap nr=")

@@ -36,9 +36,12 @@ class OnnxRuntime:
                          strict=True))  # fmt: skip
                 for m, p in zip(maps, presence, strict=True)]
 
+    def generate_feed(self, state: State, style: torch.Tensor) -> State:
+        """The generate graph's inputs for one content's state and one style vector (S,)."""
+        return {STYLE_INPUT: _array(style[None]), **{n: state[n] for n in self._state_inputs}}
+
     def _image(self, state: State, style: torch.Tensor) -> torch.Tensor:
-        feed = {STYLE_INPUT: _array(style[None]), **{n: state[n] for n in self._state_inputs}}
-        return torch.from_numpy(self._generate.run(None, feed)[0])
+        return torch.from_numpy(self._generate.run(None, self.generate_feed(state, style))[0])
 
     def generate(self, states: list[State], styles: torch.Tensor) -> torch.Tensor:
         if len(states) == 1:  # one content under every style
