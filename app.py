@@ -19,14 +19,8 @@ if __name__ == "__main__":  # a server has no notebook and no screen
 import torch
 
 from demo.settings import Settings, StartupError, load_pipeline, parse_settings
+from sensorium.cli.common import prepare_faster_runtime
 from sensorium.runtime.allocator import limit_arenas
-
-
-def upgrade_runtime(pipeline) -> None:
-    """Switch the pipeline to a faster runtime once it is prepared; its note goes to the server log."""
-    note = pipeline.upgrade_runtime()
-    if note:
-        print(note, file=sys.stderr, flush=True)
 
 
 def serve(settings: Settings) -> int:
@@ -48,8 +42,10 @@ def serve(settings: Settings) -> int:
         demo.queue(**queue_options(settings))
     demo.launch(**launch_options(settings), prevent_thread_lock=True)  # with --mcp, only our four tools
     # Answering already; meanwhile "auto" prepares the faster runtime it could not take at start-up
-    # (the ONNX graphs: exported once, cached) and switches to it when it agrees with eager.
-    threading.Thread(target=upgrade_runtime, args=(pipeline,), name="sensorium-runtime-upgrade", daemon=True).start()
+    # (the ONNX graphs: exported once, cached) and switches to it when it agrees with eager. A server
+    # renders without end (renders=None); the note goes to the server log.
+    threading.Thread(target=prepare_faster_runtime, args=(pipeline, None), name="sensorium-runtime-upgrade",
+                     daemon=True).start()  # fmt: skip
     demo.block_thread()
     return 0
 

@@ -126,8 +126,8 @@ def load_pipeline(args: argparse.Namespace, map_cache_entries: int = 512) -> Tra
 
 def prepare_faster_runtime(pipe: TranslationPipeline, renders: int | None) -> None:
     """For a run of at least PREPARE_FROM_RENDERS renders (None: not known ahead, as a video's frames
-    may not be): what "auto" skips at load (the ONNX graphs' export, seconds on the CPU, cached for
-    every later run), then the switch; its note on stderr."""
+    may not be, or without end, as the app's): what "auto" skips at load (the ONNX graphs' export,
+    seconds on the CPU, cached for every later run), then the switch; its note on stderr."""
     if renders is not None and renders < PREPARE_FROM_RENDERS:
         return
     note = pipe.upgrade_runtime()
