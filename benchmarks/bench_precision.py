@@ -13,7 +13,6 @@ the CPU has bf16 units (oneDNN's check) is in the header: without them bf16 is e
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import time
@@ -28,7 +27,7 @@ from sensorium.model import Sensorium
 from sensorium.pipeline import TranslationPipeline
 from sensorium.senses import SenseSet
 
-from .common import header, publish
+from .common import header, main_with_no_write, publish
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "assets" / "examples"
@@ -94,9 +93,7 @@ def run(write: bool = True) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--no-write", action="store_true")
-    run(not p.parse_args().no_write)
+    main_with_no_write(run, __doc__)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ session options. Needs the `onnx` package (requirements-dev.txt) for the quantiz
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import tempfile
@@ -33,8 +32,8 @@ from sensorium.pipeline import TranslationPipeline
 from sensorium.runtime.onnx_backend import session
 from sensorium.senses import SenseSet
 
-from .bench_precision import MIN_PSNR_DB
-from .common import header, publish
+from .bench_precision import MIN_PSNR_DB, psnr_db
+from .common import header, main_with_no_write, publish
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "assets" / "examples"
@@ -81,11 +80,6 @@ def quantized(graph: Path, calibration: list[Feed], method: str, out: Path) -> P
     return out
 
 
-def psnr_db(got: np.ndarray, want: np.ndarray) -> float:
-    mse = float((((got - want) / 2) ** 2).mean())  # images in [-1, 1] -> [0, 1]
-    return math.inf if mse == 0 else 10 * math.log10(1 / mse)
-
-
 def run(write: bool = True, rounds: int = 15) -> str:
     torch.set_num_threads(2)
     model = Sensorium.from_pretrained(demo_checkpoint(), device=torch.device("cpu"))
@@ -102,9 +96,9 @@ def run(write: bool = True, rounds: int = 15) -> str:
     worst = {m: math.inf for m in variants}
     for name, example in feeds.items():
         cells = []
-        want = [fp32.run(None, f)[0] for f in example]
+        want = [torch.from_numpy(fp32.run(None, f)[0]) for f in example]
         for method, q8 in variants.items():
-            db = min(psnr_db(q8.run(None, f)[0], w) for f, w in zip(example, want, strict=True))
+            db = min(psnr_db(torch.from_numpy(q8.run(None, f)[0]), w) for f, w in zip(example, want, strict=True))
             worst[method] = min(worst[method], db) if name not in CALIBRATION else worst[method]
             cells.append(f"{db:.1f} dB")
         table += f"| {name}{' (calibration)' if name in CALIBRATION else ''} | " + " | ".join(cells) + " |\n"
@@ -132,9 +126,7 @@ def run(write: bool = True, rounds: int = 15) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--no-write", action="store_true")
-    run(not p.parse_args().no_write)
+    main_with_no_write(run, __doc__)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import platform
 import statistics
@@ -89,3 +90,10 @@ def publish(text: str, write: bool) -> str:
 def append_results(text: str, path: Path = RESULTS) -> None:
     with open(path, "a") as f:
         f.write("\n" + text.rstrip() + "\n")
+
+
+def main_with_no_write(run: Callable[[bool], object], doc: str) -> None:
+    """The command line of a benchmark whose one option is --no-write (print, do not append to RESULTS.md)."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--no-write", action="store_true")
+    run(not p.parse_args().no_write)
