@@ -54,7 +54,8 @@ def test_tiny_model_overfits_real_photos(data, tmp_path):
 def test_resume_reproduces_an_uninterrupted_run_bitwise(data, tmp_path):
     train_main(run_args(data, tmp_path / "straight", 6))
     train_main(run_args(data, tmp_path / "killed", 3))  # "killed" after its step-3 checkpoint
-    train_main([*run_args(data, tmp_path / "killed", 6), "--resume", "latest"])
+    # Only the run dir, the new step count and --resume: the rest is the config the run started with.
+    train_main(["--out", str(tmp_path / "killed"), "--steps", "6", "--resume", "latest"])
     a = checkpoint.load_state(tmp_path / "straight" / "checkpoints" / "state-00000006.pt")
     b = checkpoint.load_state(tmp_path / "killed" / "checkpoints" / "state-00000006.pt")
     for part in ("model", "disc", "ema"):

@@ -167,13 +167,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+RUN_CONFIG = "train_config.json"  # the resolved config, written into the run dir at every start
+
+
 def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argparse.Namespace]:
+    """The run's config: a base (the YAML of --config; for a --resume without one, the config the run
+    was started with, so `--out DIR --resume latest` continues that run), then the flags typed."""
     args = parser_args = build_parser().parse_args(argv)
     base: dict[str, Any] = {}
     if getattr(args, "config", None):
         import yaml
 
         base = yaml.safe_load(Path(args.config).read_text()) or {}
+    elif getattr(args, "resume", None):
+        saved = Path(getattr(args, "out", TrainConfig.out)) / RUN_CONFIG
+        if saved.is_file():
+            import json
+
+            base = json.loads(saved.read_text())
+            print(f"resume: the config of {saved}, with the flags given here on top", flush=True)
     model = dict(base.pop("model", {}) or {})
     for key, value in vars(args).items():
         if key in ("config", "resume"):
@@ -186,4 +198,4 @@ def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argpar
         from .warm_start import model_config
 
         return TrainConfig.from_dict({**base, "model": model_config(base["init_from"], model)}), parser_args
-    return TrainConfig.from_dict({**base, "model": ModelConfig(**model) if model else ModelConfig()}), parser_args
+    return TrainConfig.from_dict({**base, "model": ModelConfig.from_dict(model)}), parser_args

@@ -29,7 +29,7 @@ from sensorium.precision import use_bf16
 from sensorium.sense_features import SenseFeatureLoss
 
 from . import checkpoint, disc_augment, distributed, fault_injection, warm_start
-from .config import TrainConfig, config_from_args
+from .config import RUN_CONFIG, TrainConfig, config_from_args
 from .logger import RunLogger
 from .prefetch import BatchPrefetcher
 from .sampler import batch_indices, step_generator
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> Path:
     memory_format = torch.channels_last if (cfg.channels_last and device.type == "cuda") else torch.contiguous_format
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        (out / RUN_CONFIG).write_text(json.dumps(cfg.to_dict(), indent=2))
 
     # -- data: each step's batch is a pure function of (seed, step, rank) -----------------------
     in_memory = {"auto": None, "memory": True, "disk": False}[cfg.data_placement]
