@@ -74,7 +74,7 @@ def check_resolution(state: DemoState, resolution) -> tuple[int, list[str]]:
     except (TypeError, ValueError, OverflowError):
         raise user_error(f"Resolution must be a number of pixels, got {resolution!r}.") from None
     stride = state.pipe.config.stride
-    low = max(stride, 64 // stride * stride)
+    low = max(state.pipe.config.min_resolution, 64 // stride * stride)
     res = min(max(wanted, low), state.max_resolution) // stride * stride
     notes = []
     if wanted > state.max_resolution:

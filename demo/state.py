@@ -65,17 +65,18 @@ class DemoState:
         """The size the checkpoint was trained at (its export metadata), when the UI can offer it."""
         r = self.pipe.model.info.resolution
         stride = self.pipe.config.stride
-        return int(r) if isinstance(r, int) and stride <= r <= self.max_resolution and r % stride == 0 else None
+        return int(r) if isinstance(r, int) and self.pipe.config.min_resolution <= r <= self.max_resolution and r % stride == 0 else None
 
     @property
     def resolutions(self) -> list[int]:
         """Output sizes (long side) offered in the UI: multiples of the model stride up to the limit,
         and the checkpoint's training size."""
         stride = self.pipe.config.stride
-        steps = {r for r in RESOLUTION_STEPS if r <= self.max_resolution and r % stride == 0}
+        low = self.pipe.config.min_resolution
+        steps = {r for r in RESOLUTION_STEPS if low <= r <= self.max_resolution and r % stride == 0}
         if self.trained_resolution:
             steps.add(self.trained_resolution)
-        return sorted(steps) or [max(stride, self.max_resolution // stride * stride)]
+        return sorted(steps) or [max(low, self.max_resolution // stride * stride)]
 
     @property
     def default_resolution(self) -> int:

@@ -74,6 +74,11 @@ class ModelConfig:
         return 2**self.num_scales
 
     @property
+    def min_resolution(self) -> int:
+        """The smallest output long side: the coarsest level needs two pixels for its instance norm."""
+        return 2 * self.stride
+
+    @property
     def map_channels(self) -> int:
         return sum(MODALITIES[m].channels for m in self.modalities)
 

@@ -169,10 +169,11 @@ class TranslationPipeline:
         return index
 
     def resolution_of(self, resolution: int) -> int:
-        """A valid output size: a whole number of pixels, a positive multiple of the model stride."""
-        stride = self.config.stride
-        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < stride or resolution % stride:
-            raise UsageError(f"resolution must be a multiple of {stride} from {stride} px, got {resolution!r}")
+        """A valid output size: a whole number of pixels, a multiple of the model stride, at least the
+        model's smallest (ModelConfig.min_resolution)."""
+        stride, low = self.config.stride, self.config.min_resolution
+        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < low or resolution % stride:
+            raise UsageError(f"resolution must be a multiple of {stride} from {low} px, got {resolution!r}")
         return resolution
 
     def modalities_of(self, modalities: Sequence[str] | str | None) -> tuple[str, ...]:

@@ -100,6 +100,7 @@ def test_bad_image_is_one_friendly_line_and_exit_2(checkpoint, tmp_path, photos,
         (["--modalities", "pose,smell"], "Unknown modality 'smell'; this checkpoint has: depth"),
         (["--strength", "pose=lots"], "--strength expects MODALITY=NUMBER"),
         (["--resolution", "60"], "--resolution must be a multiple of 8"),
+        (["--resolution", "8"], "--resolution must be a multiple of 8 from 16 px"),  # its coarsest level 1 px
         (["--checkpoint", "no/such/dir"], "checkpoint 'no/such/dir' not found"),
         (["--domain", "male"], "--domain: unknown domain 'male'; this checkpoint has domain 0"),
     ],

@@ -129,7 +129,7 @@ def weighted_nms(boxes: torch.Tensor, keypoints: torch.Tensor, scores: torch.Ten
     candidate overlapping the best remaining one by IoU > threshold; its score is the best's."""
     order = torch.argsort(scores, descending=True)
     boxes, keypoints, scores = boxes[order], keypoints[order], scores[order]
-    alive = torch.ones(len(scores), dtype=torch.bool)
+    alive = torch.ones(len(scores), dtype=torch.bool, device=scores.device)
     kept = []
     for i in range(len(scores)):
         if not alive[i]:
