@@ -183,6 +183,11 @@ def test_own_maps_replace_the_sense_and_bad_ones_say_why(checkpoint, photos, tmp
     Image.new("RGB", (64, 64)).save(tmp_path / "empty.png")
     assert run("translate", content, style, "-o", tmp_path / "c.png", *common, "--map", f"person={tmp_path / 'empty.png'}") == 0
     assert "person map is empty, so the person slot is absent" in capsys.readouterr().err
+    (tmp_path / "styles").mkdir()  # a style folder: the own map goes with every style
+    Image.open(style).save(tmp_path / "styles" / "cat.png")
+    assert run("translate", content, tmp_path / "styles", "-o", tmp_path / "d", *common, "--map",
+               f"person={tmp_path / 'empty.png'}") == 0  # fmt: skip
+    assert "person map is empty, so the person slot is absent" in capsys.readouterr().err
     for arg, message in [("person", "--map expects MODALITY=FILE"), ("smell=x.png", "--map smell: unknown modality"),
                          (f"person={tmp_path / 'nope.png'}", "not found")]:  # fmt: skip
         assert run("translate", content, style, "-o", tmp_path / "x.png", *common, "--map", arg) == 2

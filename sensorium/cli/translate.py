@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if maps and args.content.is_dir():
         raise CLIError("--map is one content image's map: give a single content image, not a folder")
     if args.content.is_dir() or args.style.is_dir():
-        return _run_folders(pipe, args, modalities, strengths)
+        return _run_folders(pipe, args, modalities, strengths, maps)
     out = args.out / f"{args.content.stem}__{args.style.stem}.png" if args.out.is_dir() else args.out
     content, style = read_image(args.content, "content"), read_image(args.style, "style")
     result = pipe(content, style, modalities=modalities, strengths=strengths, resolution=args.resolution,
@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_folders(pipe: TranslationPipeline, args: argparse.Namespace, modalities: list[str] | None,
-                 strengths: dict[str, float]) -> int:  # fmt: skip
+                 strengths: dict[str, float], maps: dict | None = None) -> int:  # fmt: skip
+    """Every content × every style; `maps` (your own, one content image only) go with each style."""
     contents = image_files(args.content) if args.content.is_dir() else [args.content]
     style_paths = image_files(args.style) if args.style.is_dir() else [args.style]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -92,7 +93,8 @@ def _run_folders(pipe: TranslationPipeline, args: argparse.Namespace, modalities
                 continue
             row = []
             for name, _, vector in styles:
-                result = pipe(content, vector, modalities=modalities, strengths=strengths, resolution=args.resolution)
+                result = pipe(content, vector, modalities=modalities, strengths=strengths, resolution=args.resolution,
+                              maps=maps)  # fmt: skip
                 for note in result.notes:
                     notes.setdefault(note, {})[path.name] = None
                 _save(result.image, args.out / f"{path.stem}__{name}.png")
