@@ -174,11 +174,29 @@ def _pil_to_rgb(im: Image.Image, min_side: int) -> tuple[Image.Image, list[str],
     return rgb, notes + more, rgb.size
 
 
+_HIGH_BIT_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB of any Pillow image, its mode converted as `load_image` converts it (alpha over
+    white, 16-bit and float scaled to 0-255, palettes expanded); for images that did not come
+    through `load_image` (the pipeline's API). Colour profiles stay `load_image`'s business."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in _HIGH_BIT_MODES:
+        return _array_to_rgb(np.asarray(image))[0]
+    return _mode_to_rgb(image)[0]
+
+
 def _to_rgb(im: Image.Image) -> tuple[Image.Image, list[str]]:
-    """Any Pillow mode → 8-bit RGB; high-bit-depth and float modes go through numpy."""
-    if im.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
+    """Any Pillow mode → 8-bit sRGB; high-bit-depth and float modes go through numpy."""
+    if im.mode in _HIGH_BIT_MODES:
         return _array_to_rgb(np.asarray(im))
-    im = _to_srgb(im)
+    return _mode_to_rgb(_to_srgb(im))
+
+
+def _mode_to_rgb(im: Image.Image) -> tuple[Image.Image, list[str]]:
+    """An 8-bit Pillow mode → RGB, transparency composited onto white."""
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
         rgba = im.convert("RGBA")
         if rgba.getextrema()[3][0] < 255:

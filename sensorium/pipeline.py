@@ -30,7 +30,7 @@ import torch
 from PIL import Image
 
 from .conditioning import stack_maps
-from .images import fit_to_model, pil_to_tensor, tensor_to_pil
+from .images import ImageError, fit_to_model, pil_to_tensor, tensor_to_pil, to_rgb
 from .lru import LRU
 from .model import Sensorium
 from .own_maps import OwnMap, OwnMapError, read_own_maps, with_own_maps
@@ -217,7 +217,7 @@ class TranslationPipeline:
         """A style blend weight in [0, 1] (values outside are clipped); non-numbers raise."""
         try:
             value = float(mix or 0.0)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an int past float's range
             value = math.nan
         if math.isnan(value):
             raise UsageError(f"Mix must be a number from 0 to 1, got {repr(mix)[:60]}.")
@@ -229,7 +229,11 @@ class TranslationPipeline:
 
     def prepare(self, image: Image.Image, resolution: int) -> Image.Image:
         """The image at model size: long side = resolution, sides multiples of the model stride."""
-        return fit_to_model(image.convert("RGB"), self.resolution_of(resolution), self.config.stride)
+        try:
+            rgb = to_rgb(image)  # alpha over white and 16-bit scaled, as uploads are
+        except ImageError as err:
+            raise UsageError(str(err)) from None
+        return fit_to_model(rgb, self.resolution_of(resolution), self.config.stride)
 
     def sense(self, content: Image.Image, resolution: int = 256, modalities: Sequence[str] | None = None,
               maps: Mapping[str, OwnMap | None] | None = None, cache: bool = True,
@@ -261,7 +265,7 @@ class TranslationPipeline:
         resampled to the model size (lines by max-pool, labels by nearest, the rest bilinear)."""
         scale = settings.detect_resolution / max(prepared.size)
         w, h = max(1, round(prepared.width * scale)), max(1, round(prepared.height * scale))
-        at = content.convert("RGB").resize((w, h), Image.Resampling.LANCZOS)
+        at = to_rgb(content).resize((w, h), Image.Resampling.LANCZOS)
         maps = self.senses.extract(at, (h, w), modalities, cache=cache, settings=settings)
         return resampled(maps, (prepared.height, prepared.width))
 
@@ -271,12 +275,29 @@ class TranslationPipeline:
         """The style vector (S,) of an image (cached by image content, size and domain) or a given
         vector; `blend=(second, t)` interpolates towards a second style (t=0 → first, 1 → second)."""
         head = self.domain_index(domain)
-        s = style if isinstance(style, torch.Tensor) else self._encode_style(style, resolution, head)
+        s = self._given_style(style) if isinstance(style, torch.Tensor) else self._encode_style(style, resolution, head)
         if blend is not None and blend[0] is not None and blend[1]:
             second, t = blend
-            other = second if isinstance(second, torch.Tensor) else self._encode_style(second, resolution, head)
+            other = (self._given_style(second) if isinstance(second, torch.Tensor)
+                     else self._encode_style(second, resolution, head))  # fmt: skip
             s = self.interpolate_styles(s, other, self.mix_of(t))
         return s
+
+    def style_vectors(self, styles: torch.Tensor) -> torch.Tensor:
+        """Given style vectors as (B, S) on the pipeline's device: (S,) or (B, S) of this checkpoint's
+        style size, finite; anything else raises UsageError (not a reshape into the wrong styles)."""
+        size = self.config.style_dim
+        if not isinstance(styles, torch.Tensor) or styles.ndim not in (1, 2) or styles.shape[-1] != size:
+            shape = tuple(styles.shape) if isinstance(styles, torch.Tensor) else type(styles).__name__
+            raise UsageError(f"A style vector must have {size} numbers (shape ({size},) or (N, {size})), got {shape}.")
+        if not torch.isfinite(styles).all():
+            raise UsageError("A style vector must hold finite numbers (no NaN or infinity).")
+        return styles.to(self.device, torch.float32).reshape(-1, size)
+
+    def _given_style(self, style: torch.Tensor) -> torch.Tensor:
+        """A style vector the caller gave, checked, in its own shape ((S,) or (B, S))."""
+        checked = self.style_vectors(style)
+        return checked[0] if style.ndim == 1 else checked
 
     def _encode_style(self, style: Image.Image, resolution: int, domain: int) -> torch.Tensor:
         prepared = self.prepare(style, resolution)
@@ -303,7 +324,7 @@ class TranslationPipeline:
                strengths: Mapping[str, float] | None = None) -> list[Image.Image]:  # fmt: skip
         """Content encoder + generator on sensed content, one image per style vector (a batch)."""
         strengths = self.strengths_of(strengths)
-        styles = styles.to(self.device).reshape(-1, self.config.style_dim)
+        styles = self.style_vectors(styles)
         use = set(self.modalities_of(modalities))  # checked once, not once per map
         maps = {m: sm.tensor for m, sm in content.maps.items() if m in use}
         runtime = self._request_runtime()

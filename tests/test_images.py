@@ -387,3 +387,4 @@ def test_tensor_round_trip() -> None:
     assert np.array_equal(np.asarray(tensor_to_pil(t)), np.asarray(im))
     assert np.array_equal(np.asarray(tensor_to_pil(t[None] * 5)), np.asarray(tensor_to_pil((t[None] * 5).clamp(-1, 1))))
     assert tensor_to_pil(torch.full((3, 4, 4), float("nan"))).mode == "RGB"
+

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..images import to_rgb
+
 
 @dataclass(frozen=True)
 class Availability:
@@ -48,14 +50,9 @@ class SenseMap:
 
 
 def as_rgb(image: Image.Image) -> Image.Image:
-    """RGB view of any PIL image; transparent pixels are composited over white (not black)."""
-    if image.mode == "RGB":
-        return image
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    return image.convert("RGB")
+    """RGB view of any PIL image, converted as uploads are (transparency over white, not black;
+    16-bit scaled, not clipped)."""
+    return to_rgb(image)
 
 
 class Sense(ABC):
