@@ -67,3 +67,15 @@ def test_hed_only_where_its_weights_are(tmp_path):
     canny = senses.extract(photo, 64)
     assert "edges" not in hed.notes and hed["edges"].tensor.unique().numel() > 2  # soft edges
     assert canny["edges"].tensor.unique().numel() == 2  # the default is still Canny
+
+
+def test_a_failed_hed_default_still_lets_canny_be_picked(tmp_path):
+    """A checkpoint trained on HED maps prefers HED; when its weights fail to load, the settings'
+    Canny still runs (the failure is HED's, not the modality's)."""
+    (tmp_path / "ControlNetHED.pth").write_bytes(b"not a checkpoint")
+    senses = SenseSet(("edges",), overrides={"edges": str(tmp_path)}, preferred={"edges": "edges-hed"})
+    photo = astronaut()
+    failed = senses.extract(photo, 64)
+    assert "edges" not in failed and "edges" in failed.notes
+    canny = senses.extract(photo, 64, settings=SenseSettings(edges="canny"))
+    assert "edges" in canny and canny["edges"].tensor.unique().numel() == 2

@@ -166,8 +166,10 @@ class SenseSet:
 
     def _usable(self, modality: str, notes: dict[str, str], settings: SenseSettings | None = None) -> Sense | None:
         sense, why = self.configured(modality, settings)
-        if sense is None or modality in self._failed:
-            notes[modality] = self._failed.get(modality) or why
+        with self._lock:  # a failure is the default sense's: a sense the settings pick still runs
+            failed = self._failed.get(modality) if self._resolved.get(modality, (None, ""))[0] is sense else None
+        if sense is None or failed:
+            notes[modality] = failed or why
             return None
         wanted = settings.edges_provider if settings is not None and modality == "edges" else None
         if wanted and sense.name != wanted:
