@@ -288,6 +288,10 @@ def test_map_cache_is_bounded(photo):
         senses.extract(photo, s)
     assert len(cache) == 2
     assert image_hash(photo) == image_hash(photo.copy()) != image_hash(photo.rotate(90))
+    red, blue = Image.new("P", (8, 8)), Image.new("P", (8, 8))  # the same indices, other colours
+    red.putpalette([255, 0, 0] * 256)
+    blue.putpalette([0, 0, 255] * 256)
+    assert image_hash(red) != image_hash(blue)
 
 
 # -- shared encodings, CLI, import hygiene ------------------------------------------------------
@@ -332,6 +336,13 @@ def test_cli_writes_maps_and_previews(tmp_path, photo, capsys):
     arr = np.load(tmp_path / "out" / "astronaut.pose.npy")
     assert arr.shape == (len(POSE_PARTS), 64, 96) and arr.dtype == np.float32
     assert Image.open(tmp_path / "out" / "astronaut.edges.png").size == (96, 64)
+    capsys.readouterr()
+    (tmp_path / "junk.png").write_text("not an image")
+    for args, message in [([str(tmp_path / "nope.png")], "nope.png not found"), ([str(path), "--senses", "smell"],
+                          "unknown modality 'smell'"), ([str(tmp_path / "junk.png")], "not an image we can read")]:  # fmt: skip
+        assert main([*args, "-o", str(tmp_path / "x")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
 
 
 def test_import_loads_no_heavy_library():

@@ -10,6 +10,7 @@ time. `--list` prints every provider and whether it can run here.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -52,14 +53,25 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.image:
         raise SystemExit("an IMAGE is required (or --list)")
-    from ..images import load_image
+    from ..images import ImageError, load_image
 
-    modalities = [m.strip() for m in args.senses.split(",") if m.strip()]
-    providers, models = _pairs(args.provider), _pairs(args.model)
-    overrides = {m: SenseChoice(providers.get(m), models.get(m)) for m in set(providers) | set(models)}
+    try:  # a mistake is one line and exit code 2, as in `python -m sensorium`
+        modalities = [m.strip() for m in args.senses.split(",") if m.strip()]
+        if not modalities:
+            raise ValueError(f"--senses names no modality; known: {', '.join(DEFAULT_MODALITIES)}")
+        if len(args.size) > 2 or min(args.size) < 1:
+            raise ValueError(f"--size takes S or H W, positive, got {' '.join(map(str, args.size))}")
+        providers, models = _pairs(args.provider), _pairs(args.model)
+        overrides = {m: SenseChoice(providers.get(m), models.get(m)) for m in set(providers) | set(models)}
+        if not Path(args.image).is_file():
+            raise ValueError(f"{args.image} not found")
+        image = load_image(args.image).image
+        senses = SenseSet(modalities, device=args.device, overrides=overrides)
+    except (ImageError, KeyError, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"sensorium senses: error: {message}", file=sys.stderr)
+        return 2
     size = tuple(args.size) if len(args.size) == 2 else args.size[0]
-    image = load_image(args.image).image
-    senses = SenseSet(modalities, device=args.device, overrides=overrides)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = Path(args.image).stem

@@ -18,10 +18,16 @@ from .base import SenseMap
 
 
 def image_hash(image: Image.Image) -> str:
-    """Content hash of a PIL image (mode, size and pixels); equal pixels give equal hashes."""
+    """Content hash of a PIL image (mode, size and pixels); equal pixels give equal hashes.
+
+    A palette image's pixels are indices: its palette and transparent index are hashed too, so two
+    GIFs with the same indices and other colours do not share maps."""
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{image.mode}:{image.size[0]}x{image.size[1]}:".encode())
     h.update(image.tobytes())
+    if image.mode in ("P", "PA"):
+        h.update(bytes(image.getpalette() or ()))
+        h.update(repr(image.info.get("transparency")).encode())
     return h.hexdigest()
 
 
