@@ -112,7 +112,7 @@ class Sensorium(nn.Module):
             if metadata is not None else self.info  # fmt: skip
         meta = info.to_dict()
         payload = {"model": self.config.to_dict(), **({"metadata": meta} if meta else {})}
-        (directory / CONFIG_NAME).write_text(json.dumps(payload, indent=2))
+        write_atomic(directory / CONFIG_NAME, json.dumps(payload, indent=2).encode())
         return directory
 
     @classmethod

@@ -173,6 +173,9 @@ def test_an_export_sweeps_what_a_killed_export_left_and_spares_one_in_progress(m
     graphs = cached_graphs(jittered(tiny_config(), seed=11))
     assert graphs.export_seconds > 0 and not abandoned.exists() and running.exists()
     assert not [p for p in (tmp_path / "onnx").iterdir() if p.name.startswith(PARTIAL_PREFIX) and p != running]
+    graphs.generate.unlink()  # a graph lost from the cache (a cleaner, a full disk): exported again
+    again = cached_graphs(jittered(tiny_config(), seed=11))
+    assert again.export_seconds > 0 and again.encode.is_file() and again.generate.is_file()
 
 
 def test_a_missing_onnxruntime_falls_back_with_a_note(monkeypatch):

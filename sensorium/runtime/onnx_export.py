@@ -167,6 +167,8 @@ def cached_graphs(model: Sensorium, export_missing: bool = True) -> Graphs:
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=PARTIAL_PREFIX))  # written whole, then moved in: never a half graph
     try:
         export(model, tmp)
+        if folder.is_dir() and not (enc.is_file() and gen.is_file()):
+            shutil.rmtree(folder, ignore_errors=True)  # a graph lost from the cache: replace the folder whole
         os.replace(tmp, folder)
     except OSError:
         if not (enc.is_file() and gen.is_file()):  # unless another process finished the same export first
