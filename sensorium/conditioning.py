@@ -12,6 +12,8 @@ import torch
 
 from .modalities import MODALITIES
 
+DEFAULT_STRENGTH = 1.0  # a map's scale when none is given; the content cache keys on the same default
+
 
 def stack_maps(
     maps: Mapping[str, torch.Tensor],
@@ -30,7 +32,7 @@ def stack_maps(
     for name in modalities:
         channels = MODALITIES[name].channels
         m = maps.get(name)
-        strength = float(strengths.get(name, 1.0))
+        strength = float(strengths.get(name, DEFAULT_STRENGTH))
         if m is None or strength <= 0:
             parts.append(torch.zeros(channels, *size, device=device))
             presence.append(0.0)

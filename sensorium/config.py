@@ -14,6 +14,7 @@ from typing import Any, Literal
 from .modalities import DEFAULT_MODALITIES, MODALITIES
 
 CONFIG_VERSION = 1
+DEFAULT_RESOLUTION = 256  # the output's long side when a caller gives none (pipeline, CLI, video)
 
 Modulation = Literal["demod", "adain", "none"]
 

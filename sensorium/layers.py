@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+DEMOD_EPS = 1e-8  # StyleGAN2's demodulation epsilon; the fused runtime folds the same one
+
 ModConvForm = Literal["scaled", "grouped"]
 
 
@@ -22,7 +24,7 @@ def modulated_conv2d(
     style: torch.Tensor,
     demodulate: bool = True,
     form: ModConvForm = "scaled",
-    eps: float = 1e-8,
+    eps: float = DEMOD_EPS,
 ) -> torch.Tensor:
     """Convolve each sample with the shared weight modulated by its own style (StyleGAN2, eq. 1-3).
 

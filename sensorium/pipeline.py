@@ -29,7 +29,8 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from .conditioning import stack_maps
+from .conditioning import DEFAULT_STRENGTH, stack_maps
+from .config import DEFAULT_RESOLUTION
 from .images import ImageError, fit_to_model, pil_to_tensor, tensor_to_pil, to_rgb
 from .lru import LRU
 from .model import Sensorium
@@ -235,7 +236,7 @@ class TranslationPipeline:
             raise UsageError(str(err)) from None
         return fit_to_model(rgb, self.resolution_of(resolution), self.config.stride)
 
-    def sense(self, content: Image.Image, resolution: int = 256, modalities: Sequence[str] | None = None,
+    def sense(self, content: Image.Image, resolution: int = DEFAULT_RESOLUTION, modalities: Sequence[str] | None = None,
               maps: Mapping[str, OwnMap | None] | None = None, cache: bool = True,
               settings: SenseSettings | None = None) -> Content:  # fmt: skip
         """The content image at model size and its sense maps (cached by image content and size;
@@ -270,7 +271,7 @@ class TranslationPipeline:
         return resampled(maps, (prepared.height, prepared.width))
 
     @torch.inference_mode()
-    def style(self, style: Image.Image | torch.Tensor, resolution: int = 256, domain: int | str = 0,
+    def style(self, style: Image.Image | torch.Tensor, resolution: int = DEFAULT_RESOLUTION, domain: int | str = 0,
               blend: tuple[Image.Image | torch.Tensor, float] | None = None) -> torch.Tensor:  # fmt: skip
         """The style vector (S,) of an image (cached by image content, size and domain) or a given
         vector; `blend=(second, t)` interpolates towards a second style (t=0 → first, 1 → second)."""
@@ -361,7 +362,7 @@ class TranslationPipeline:
             out = runtime.generate(runtime.encode(stacked, presence), styles).float()
         return [tensor_to_pil(o) for o in out]
 
-    def random_styles(self, content: Image.Image | Content, n: int = 4, seed: int = 0, resolution: int = 256,
+    def random_styles(self, content: Image.Image | Content, n: int = 4, seed: int = 0, resolution: int = DEFAULT_RESOLUTION,
                       modalities: Sequence[str] | None = None, strengths: Mapping[str, float] | None = None,
                       domain: int | str = 0) -> list[Image.Image]:  # fmt: skip
         """The same content under n styles sampled from the checkpoint's style statistics."""
@@ -371,7 +372,7 @@ class TranslationPipeline:
     # -- the one call ---------------------------------------------------------------------------
     def __call__(self, content: Image.Image, style: Image.Image | torch.Tensor,
                  modalities: Sequence[str] | None = None, strengths: Mapping[str, float] | None = None,
-                 resolution: int = 256, style_b: Image.Image | None = None, mix: float = 0.0,
+                 resolution: int = DEFAULT_RESOLUTION, style_b: Image.Image | None = None, mix: float = 0.0,
                  domain: int | str = 0, maps: Mapping[str, OwnMap | None] | None = None,
                  settings: SenseSettings | None = None) -> TranslationResult:  # fmt: skip
         """Translate `content` into the style of `style` (an image, or a style vector).
@@ -398,5 +399,5 @@ class TranslationPipeline:
         timings["total"] = time.perf_counter() - t0
         maps = sensed.maps
         notes = [f"{m}: {msg}" for m, msg in maps.notes.items() if msg]
-        used = tuple(m for m in wanted if m in maps and strengths.get(m, 1.0) > 0)
+        used = tuple(m for m in wanted if m in maps and strengths.get(m, DEFAULT_STRENGTH) > 0)
         return TranslationResult(image, maps, s.detach().cpu(), used, timings, notes)

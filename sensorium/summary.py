@@ -10,7 +10,7 @@ import argparse
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from .config import ModelConfig
+from .config import DEFAULT_RESOLUTION, ModelConfig
 from .discriminator import MultiscaleDiscriminator
 from .model import Sensorium
 
@@ -54,7 +54,7 @@ def format_table(rows: list[tuple[str, int, float]], resolution: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--resolution", type=int, default=256)
+    parser.add_argument("--resolution", type=int, default=DEFAULT_RESOLUTION)
     parser.add_argument("--checkpoint", help="summarise this checkpoint's config instead of the default")
     args = parser.parse_args()
     config = ModelConfig()

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .config import DEFAULT_RESOLUTION
 from .modalities import MODALITIES
 from .pipeline import TranslationPipeline
 from .senses import Extraction
@@ -162,7 +163,7 @@ def translate_video(
     modalities: Sequence[str] | None = None,
     strengths: Mapping[str, float] | None = None,
     smooth: float = 0.6,
-    resolution: int = 256,
+    resolution: int = DEFAULT_RESOLUTION,
     max_frames: int | None = None,
     smooth_modalities: Sequence[str] = SMOOTHED_MODALITIES,
     input_size: bool = False,

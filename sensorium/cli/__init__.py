@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..config import DEFAULT_RESOLUTION
 from ..runtime import RUNTIME_ENV, RUNTIMES
 from .common import CHECKPOINT_ENV, DEFAULT_CHECKPOINT, CLIError
 
@@ -47,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         )
         q.add_argument("--modalities", help="comma-separated subset of the checkpoint's modalities (default all)")
         q.add_argument("--strength", action="append", default=[], metavar="MODALITY=X", help="scale a map; repeatable")
-        q.add_argument("--resolution", type=int, default=256, help="long side of the output (default 256)")
+        q.add_argument("--resolution", type=int, default=DEFAULT_RESOLUTION,
+                       help=f"long side of the output (default {DEFAULT_RESOLUTION})")  # fmt: skip
         q.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 … (default auto)")
         q.add_argument("--runtime", type=str.lower, choices=RUNTIMES, default=None,
                        help=f"content encoder + generator runtime (default ${RUNTIME_ENV}, else auto)")  # fmt: skip

@@ -12,6 +12,7 @@ from collections.abc import Callable, Hashable, Mapping
 
 import torch
 
+from ..conditioning import DEFAULT_STRENGTH
 from ..lru import LRU
 
 
@@ -22,7 +23,7 @@ class ContentCache:
     @staticmethod
     def key(maps: Mapping[str, torch.Tensor], strengths: Mapping[str, float], size: tuple[int, int]) -> Hashable:
         used = sorted(maps)
-        return (tuple((m, id(maps[m]), float(strengths.get(m, 1.0))) for m in used), tuple(size))
+        return (tuple((m, id(maps[m]), float(strengths.get(m, DEFAULT_STRENGTH))) for m in used), tuple(size))
 
     def get_or_compute(self, runtime_name: str, maps: Mapping[str, torch.Tensor], strengths: Mapping[str, float],
                        size: tuple[int, int], compute: Callable[[], object]) -> object:  # fmt: skip

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ..conditioning import expand_presence
-from ..layers import ModulatedConv2d, ResBlockDown, SPADEResBlock
+from ..layers import DEMOD_EPS, ModulatedConv2d, ResBlockDown, SPADEResBlock
 from ..model import Sensorium
 from .constant_input import add_constant_conv, traced_tap_lines, weigh_kernel
 
@@ -126,7 +126,7 @@ class FusedBlock:
         weight = conv.weight
         demod = None
         if conv.demodulate:
-            demod = torch.rsqrt(scales.square() @ self.weight_sq[i].t() + 1e-8)  # (Cout,)
+            demod = torch.rsqrt(scales.square() @ self.weight_sq[i].t() + DEMOD_EPS)  # (Cout,)
         if not self.style_in_weights:  # the shared weights, with the style scaling activations around them
             out = F.conv2d(x * scales.view(1, -1, 1, 1), self.modconv_weights[i], padding=weight.shape[-1] // 2)
             if demod is not None:

@@ -23,6 +23,7 @@ from torch import nn
 
 from .face_mesh_refinement import EYE_CONTOUR, LEFT_EYE, LEFT_IRIS, LIPS, RIGHT_EYE, RIGHT_IRIS
 from .mediapipe_ports import FaceBox, FaceDetector, mediapipe_model
+from .mediapipe_runtime import MAX_FACES
 from .model_cache import shared
 from .tflite import load_tflite
 
@@ -152,7 +153,7 @@ class MeshFace:
 class FaceMeshPort(nn.Module):
     """The whole FaceMesh(static_image_mode=True, refine_landmarks=True) in torch; `run` batches."""
 
-    def __init__(self, max_faces: int = 4, min_detection: float = 0.5, min_presence: float = 0.5) -> None:
+    def __init__(self, max_faces: int = MAX_FACES, min_detection: float = 0.5, min_presence: float = 0.5) -> None:
         super().__init__()
         self.detector = FaceDetector(min_score=min_detection)
         self.mesh = AttentionMeshNet()
@@ -208,14 +209,14 @@ class FaceMeshPort(nn.Module):
         return out
 
 
-def face_mesh_port(device: str | torch.device = "cpu", max_faces: int = 4) -> FaceMeshPort:
+def face_mesh_port(device: str | torch.device = "cpu", max_faces: int = MAX_FACES) -> FaceMeshPort:
     """The process-wide port on `device` (loaded once)."""
     device = torch.device(device)
     return shared(("face-mesh-port", str(device), max_faces), lambda: FaceMeshPort(max_faces).to(device).eval())
 
 
 def face_mesh_batch(images: torch.Tensor | Sequence[torch.Tensor], device: str | torch.device = "cpu",
-                    max_faces: int = 4) -> list[list[np.ndarray]]:  # fmt: skip
+                    max_faces: int = MAX_FACES) -> list[list[np.ndarray]]:  # fmt: skip
     """Batched face mesh, the port of `mediapipe_runtime.face_mesh`: images (B, 3, H, W) (or a list
     of (3, H, W) of any sizes), RGB float in [0, 1] -> per image a list of (478, 3) float32 arrays,
     x, y normalised to [0, 1], z relative depth (smaller = nearer). Runs on `device`."""

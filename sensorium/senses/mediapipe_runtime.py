@@ -20,6 +20,8 @@ from .base import Availability, Sense
 from .map_cache import image_hash
 from .model_cache import shared
 
+MAX_FACES = 4  # faces the face mesh finds per image; the torch port (face_mesh_port) keeps the same
+
 MEDIAPIPE_HINT = (
     "needs mediapipe==0.10.21 (the last release with `mediapipe.solutions` and bundled models): "
     "pip install mediapipe==0.10.21"
@@ -60,7 +62,7 @@ class FaceMeshSense(MediapipeSense):
 
     solutions = ("face_mesh",)
 
-    def __init__(self, max_faces: int = 4) -> None:
+    def __init__(self, max_faces: int = MAX_FACES) -> None:
         super().__init__()
         self.max_faces = max_faces
 
@@ -93,7 +95,7 @@ def _face_mesh_result(result: object) -> list[np.ndarray]:
     return [np.array([(p.x, p.y, p.z) for p in f.landmark], dtype=np.float32) for f in faces]
 
 
-def face_mesh(image: Image.Image, max_faces: int = 4) -> list[np.ndarray]:
+def face_mesh(image: Image.Image, max_faces: int = MAX_FACES) -> list[np.ndarray]:
     """Face mesh of every face (up to `max_faces`): a list of (478, 3) arrays.
 
     x, y are normalised to [0, 1] by the image width/height; z is relative depth in roughly x's
