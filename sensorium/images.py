@@ -12,7 +12,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Literal
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps
@@ -44,17 +44,18 @@ class LoadedImage:
     original_size: tuple[int, int]
 
 
-def load_image(source: ImageSource, *, max_side: int = 2048, min_side: int = 16) -> LoadedImage:
+def load_image(source: ImageSource, *, max_side: int = 2048, min_side: int = 16, matte: Matte = "white") -> LoadedImage:
     """Decode `source` (path, bytes, file-like, PIL image or numpy array) into an RGB image.
 
-    EXIF orientation is applied, transparency becomes white, any bit depth / colour mode becomes
-    8-bit RGB, animations give their first frame, and images longer than `max_side` are scaled
-    down (LANCZOS). Raises `ImageError` (and nothing else) when the source is unusable.
+    EXIF orientation is applied, transparency becomes white (`matte="black"` for maps, where black
+    is "nothing there"), any bit depth / colour mode becomes 8-bit RGB, animations give their first
+    frame, and images longer than `max_side` are scaled down (LANCZOS). Raises `ImageError` (and
+    nothing else) when the source is unusable.
     """
     if min_side < 1 or max_side < min_side:
         raise ValueError(f"need 1 <= min_side <= max_side, got {min_side=}, {max_side=}")
     try:
-        rgb, notes, original = _decode(source, min_side)
+        rgb, notes, original = _decode(source, min_side, _MATTES[matte])
         return _limit_size(rgb, tuple(notes), original, max_side, min_side)
     except ImageError:
         raise
@@ -64,17 +65,17 @@ def load_image(source: ImageSource, *, max_side: int = 2048, min_side: int = 16)
         raise ImageError(f"Something went wrong while reading that image. {_PLEASE}") from err
 
 
-def _decode(source: ImageSource, min_side: int) -> tuple[Image.Image, list[str], tuple[int, int]]:
+def _decode(source: ImageSource, min_side: int, matte: int) -> tuple[Image.Image, list[str], tuple[int, int]]:
     if source is None:
         raise ImageError("No image was given. Please upload one.")
     if isinstance(source, np.ndarray):
-        rgb, notes = _array_to_rgb(source)
+        rgb, notes = _array_to_rgb(source, matte)
         _check_min(rgb.size, min_side)
         return rgb, notes, rgb.size
     if isinstance(source, Image.Image):
-        return _pil_to_rgb(source, min_side)
+        return _pil_to_rgb(source, min_side, matte)
     data = _read_bytes(source)
-    return _pil_to_rgb(_open(data), min_side)
+    return _pil_to_rgb(_open(data), min_side, matte)
 
 
 def _read_bytes(source: object) -> bytes:
@@ -158,7 +159,7 @@ def _looks_like_text(chunk: bytes) -> bool:
     return all(c.isprintable() or c in "\r\n\t" for c in text)
 
 
-def _pil_to_rgb(im: Image.Image, min_side: int) -> tuple[Image.Image, list[str], tuple[int, int]]:
+def _pil_to_rgb(im: Image.Image, min_side: int, matte: int) -> tuple[Image.Image, list[str], tuple[int, int]]:
     notes: list[str] = []
     if getattr(im, "n_frames", 1) > 1:
         im.seek(0)
@@ -170,11 +171,17 @@ def _pil_to_rgb(im: Image.Image, min_side: int) -> tuple[Image.Image, list[str],
     except Exception:
         notes.append("We could not read the photo's orientation, so it may appear rotated.")
     _check_min(im.size, min_side)
-    rgb, more = _to_rgb(im)
+    rgb, more = _to_rgb(im, matte)
     return rgb, notes + more, rgb.size
 
 
 _HIGH_BIT_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
+Matte = Literal["white", "black"]
+_MATTES = {"white": 255, "black": 0}  # what transparent pixels become
+
+
+def _filled(matte: int) -> str:
+    return f"Transparent areas were filled with {'white' if matte else 'black'}."
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -184,24 +191,24 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if image.mode == "RGB":
         return image
     if image.mode in _HIGH_BIT_MODES:
-        return _array_to_rgb(np.asarray(image))[0]
-    return _mode_to_rgb(image)[0]
+        return _array_to_rgb(np.asarray(image), 255)[0]
+    return _mode_to_rgb(image, 255)[0]
 
 
-def _to_rgb(im: Image.Image) -> tuple[Image.Image, list[str]]:
+def _to_rgb(im: Image.Image, matte: int) -> tuple[Image.Image, list[str]]:
     """Any Pillow mode → 8-bit sRGB; high-bit-depth and float modes go through numpy."""
     if im.mode in _HIGH_BIT_MODES:
-        return _array_to_rgb(np.asarray(im))
-    return _mode_to_rgb(_to_srgb(im))
+        return _array_to_rgb(np.asarray(im), matte)
+    return _mode_to_rgb(_to_srgb(im), matte)
 
 
-def _mode_to_rgb(im: Image.Image) -> tuple[Image.Image, list[str]]:
-    """An 8-bit Pillow mode → RGB, transparency composited onto white."""
+def _mode_to_rgb(im: Image.Image, matte: int) -> tuple[Image.Image, list[str]]:
+    """An 8-bit Pillow mode → RGB, transparency composited onto the matte (0 or 255)."""
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
         rgba = im.convert("RGBA")
         if rgba.getextrema()[3][0] < 255:
-            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            return Image.alpha_composite(white, rgba).convert("RGB"), ["Transparent areas were filled with white."]
+            ground = Image.new("RGBA", rgba.size, (matte, matte, matte, 255))
+            return Image.alpha_composite(ground, rgba).convert("RGB"), [_filled(matte)]
         return rgba.convert("RGB"), []
     if im.mode == "RGB":
         return im, []
@@ -223,8 +230,8 @@ def _to_srgb(im: Image.Image) -> Image.Image:
         return im
 
 
-def _array_to_rgb(arr: np.ndarray) -> tuple[Image.Image, list[str]]:
-    """(H,W) or (H,W,1|2|3|4) array of bool/int/float → RGB; alpha composited onto white."""
+def _array_to_rgb(arr: np.ndarray, matte: int = 255) -> tuple[Image.Image, list[str]]:
+    """(H,W) or (H,W,1|2|3|4) array of bool/int/float → RGB; alpha composited onto the matte."""
     if arr.dtype.kind not in "buif":
         raise ImageError(f"That array does not hold pixel numbers (dtype {arr.dtype}). {_PLEASE}")
     if arr.ndim == 3 and arr.shape[2] == 1:
@@ -241,8 +248,8 @@ def _array_to_rgb(arr: np.ndarray) -> tuple[Image.Image, list[str]]:
     if x.shape[2] in (2, 4):
         color, alpha = x[:, :, :-1], x[:, :, -1:]
         if alpha.min() < 1.0:
-            notes.append("Transparent areas were filled with white.")
-        x = color * alpha + (1.0 - alpha)
+            notes.append(_filled(matte))
+        x = color * alpha + (matte / 255.0) * (1.0 - alpha)
     if x.shape[2] == 1:
         x = np.repeat(x, 3, axis=2)
     out = np.rint(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)

@@ -31,7 +31,7 @@ def _picture(modality: str, source: OwnMap) -> Image.Image | torch.Tensor:
     if isinstance(source, torch.Tensor):
         return source
     try:
-        return load_image(source, max_side=4096).image
+        return load_image(source, max_side=4096, matte="black").image  # transparent = nothing there, as in the editor
     except ImageError as err:
         raise OwnMapError(f"Your {modality} map: {err}") from None
 

@@ -176,5 +176,9 @@ def test_bad_own_maps_get_clear_messages(pipe, tmp_path):
     empty = pipe(content, style, resolution=128, maps={"person": Image.new("RGB", (40, 30))})
     assert "person" not in empty.maps and "person" not in empty.modalities
     assert any("person map is empty, so the person slot is absent" in n for n in empty.notes)
+    clear = Image.new("RGBA", (40, 30), (255, 255, 255, 0))  # a mask exported on a transparent ground
+    clear.paste((255, 255, 255, 255), (0, 0, 10, 30))
+    masked = pipe(content, style, resolution=128, maps={"person": clear})
+    assert 0.2 < masked.maps["person"].tensor.mean() < 0.3  # transparent is "nothing there", not white
     tensor = pipe(content, style, resolution=128, maps={"person": torch.ones(1, 16, 16)})
     assert any("resized from 16×16" in n for n in tensor.notes) and tensor.maps["person"].tensor.min() == 1.0
