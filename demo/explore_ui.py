@@ -10,6 +10,7 @@ from __future__ import annotations
 import gradio as gr
 
 from . import explore
+from .inputs import lenient
 from .sense_inputs import SensePanel
 from .state import DemoState
 
@@ -83,11 +84,12 @@ def api_endpoints(state: DemoState) -> None:
 
     with gr.Group(visible=False):
         content, style = upload("content image"), upload("style image")
-        modalities = gr.CheckboxGroup(list(state.modalities), value=list(state.available), label="modalities")
+        modalities = lenient(gr.CheckboxGroup(list(state.modalities), value=list(state.available), label="modalities"))
         strengths = gr.JSON({}, label="strengths")
-        resolution = gr.Number(state.default_resolution, precision=0, label="resolution")
-        domain, seed = gr.Number(0, precision=0, label="domain"), gr.Number(0, precision=0, label="seed")
-        n = gr.Number(explore.DEFAULT_STYLES, precision=0, label="n")
+        resolution = lenient(gr.Number(state.default_resolution, precision=0, label="resolution"))
+        domain = lenient(gr.Number(0, precision=0, label="domain"))
+        seed = lenient(gr.Number(0, precision=0, label="seed"))
+        n = lenient(gr.Number(explore.DEFAULT_STYLES, precision=0, label="n"))
         grid, heat = gr.Image(type="pil", format="png", label="grid"), gr.Image(type="pil", format="png", label="heat map")
         labels, mean = gr.JSON(label="labels"), gr.Number(label="mean spread")
         grid_status, heat_status = gr.Textbox(label="status"), gr.Textbox(label="status")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import gradio as gr
 import torch
 from PIL import Image
 
@@ -42,6 +44,7 @@ from .inputs import (
 from .state import DemoState
 
 MAX_SAMPLES = 8
+log = logging.getLogger(__name__)
 
 Gallery = list[tuple[Image.Image, str]]
 T = TypeVar("T")
@@ -70,7 +73,7 @@ def time_limited(handler: Callable) -> Callable:
     def run(state: DemoState, *args, **kwargs):
         limit = state.time_limit
         if not limit:
-            return handler(state, *args, **kwargs)
+            return no_traceback(lambda: handler(state, *args, **kwargs))
         if not state.workers.acquire(timeout=limit):
             raise user_error("The server is still busy with earlier requests; please try again in a minute.")
 
@@ -84,12 +87,25 @@ def time_limited(handler: Callable) -> Callable:
         future = pool.submit(contextvars.copy_context().run, work)  # keeps gradio's request context
         pool.shutdown(wait=False)
         try:
-            return future.result(timeout=limit)
+            return no_traceback(lambda: future.result(timeout=limit))
         except FutureTimeout:
             raise user_error(f"This request took longer than {limit:g} s and was stopped. Please try a smaller "
                              "resolution, or try again (the first request also loads the senses).") from None  # fmt: skip
 
     return run
+
+
+def no_traceback(call: Callable[[], T]) -> T:
+    """call(), with a failure nobody foresaw logged here and told to the person in a sentence (the app
+    shows only gr.Error messages), never as a bare "Error"."""
+    try:
+        return call()
+    except (gr.Error, FutureTimeout):
+        raise
+    except Exception as exc:
+        log.exception("request failed")
+        raise user_error(f"Something went wrong on the server with this request ({type(exc).__name__}). "
+                         "Please try again; if it keeps failing, try another image or a smaller resolution.") from None
 
 
 # -- the handlers --------------------------------------------------------------------------------
@@ -172,11 +188,17 @@ def random_styles(state: DemoState, content, modalities: Sequence[str] | None = 
     return [(im, f"seed {seed} · #{i + 1}") for i, im in enumerate(images)]
 
 
-def save_png(state: DemoState, image: Image.Image) -> str:
-    """Write the result as a PNG (named by its content) for the download button; returns the path."""
+def save_png(state: DemoState, image: Image.Image) -> str | None:
+    """Write the result as a PNG (named by its content) for the download button; returns the path, or
+    None (logged) when the disk refuses: the result is still shown, only its download is off."""
     path = state.out_dir / f"sensorium-{image_hash(image)[:12]}.png"
-    # Atomic, and a repeated result renews its age, so the folder's sweeper cannot take it mid-download.
-    return str(write_once(path, lambda tmp: image.save(tmp, format="PNG")))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # a tmp cleaner may have taken the folder
+        # Atomic, and a repeated result renews its age, so the folder's sweeper cannot take it mid-download.
+        return str(write_once(path, lambda tmp: image.save(tmp, format="PNG")))
+    except OSError:
+        log.exception("could not write %s for download", path)
+        return None
 
 
 def info(state: DemoState) -> dict:

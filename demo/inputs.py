@@ -26,6 +26,53 @@ def user_error(message: str) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
+def unreadable_upload(payload) -> str:
+    """Why gradio could not convert an upload, in load_image's words where it can say more (an image
+    payload has a `path`; an editor's, a `background` with one)."""
+    path = getattr(payload, "path", None) or getattr(getattr(payload, "background", None), "path", None)
+    try:
+        load_image(path)
+    except ImageError as err:
+        if path:
+            return str(err)
+    return "That file is not an image we can read. Please upload a JPEG, PNG or WebP."
+
+
+def lenient(component: gr.components.Component) -> gr.components.Component:
+    """An API input whose value gradio's conversion refuses (a number sent as text, a domain by name,
+    null for "all", one modality as a string) reaches the handler as sent: its checks take it, or
+    say why in a sentence, where gradio would answer a bare "Error"."""
+    plain = component.preprocess
+
+    def preprocess(payload):
+        try:
+            return plain(payload)
+        except Exception:
+            return payload
+
+    component.preprocess = preprocess
+    return component
+
+
+def guard_preprocess(component: gr.components.Component, on_failure: Callable[[str], object]):
+    """Make `component` hand `on_failure(message)`'s value to the handlers, instead of gradio's bare
+    "Error", when it cannot convert an upload. Wraps the instance's preprocess (not a subclass:
+    gradio writes a .pyi for every subclass)."""
+    plain = component.preprocess
+
+    def preprocess(payload):
+        try:
+            return plain(payload)
+        except gr.Error:
+            raise
+        except Exception:
+            message = unreadable_upload(payload)
+        return on_failure(message)  # outside the except: a raised gr.Error carries no gradio traceback
+
+    component.preprocess = preprocess
+    return component
+
+
 def load_upload(state: DemoState, source, role: str) -> LoadedImage:
     """Decode an upload (path, PIL, numpy, bytes) to RGB, or raise a friendly gr.Error."""
     if source is None or (isinstance(source, str) and not source.strip()):

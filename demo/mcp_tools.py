@@ -20,7 +20,7 @@ from PIL import Image
 from sensorium.contact_sheet import contact_sheet
 
 from . import handlers as h
-from .inputs import user_error
+from .inputs import lenient, user_error
 from .settings import Settings
 from .state import DemoState
 from .url_fetch import FetchPolicy, Refused, image_bytes
@@ -92,11 +92,11 @@ def mcp_endpoints(state: DemoState, policy: FetchPolicy, gpu=lambda fn, images=1
     with gr.Group(visible=False):
         content, style = gr.Textbox(label="content"), gr.Textbox(label="style")
         style_b = gr.Textbox("", label="style_b")
-        modalities = gr.CheckboxGroup(names, value=list(state.available), label="modalities")
+        modalities = lenient(gr.CheckboxGroup(names, value=list(state.available), label="modalities"))
         strengths = typed(gr.JSON({}, label="strengths"), STRENGTHS_SCHEMA)
-        resolution = gr.Number(state.default_resolution, precision=0, label="resolution")
-        mix, domain = gr.Number(0.0, label="mix"), gr.Number(0, precision=0, label="domain")
-        seed, n = gr.Number(0, precision=0, label="seed"), gr.Number(4, precision=0, label="n")
+        resolution = lenient(gr.Number(state.default_resolution, precision=0, label="resolution"))
+        mix, domain = lenient(gr.Number(0.0, label="mix")), lenient(gr.Number(0, precision=0, label="domain"))
+        seed, n = lenient(gr.Number(0, precision=0, label="seed")), lenient(gr.Number(4, precision=0, label="n"))
         image, status = gr.Image(type="pil", format="png", label="image"), gr.Textbox(label="status")
         about = gr.Textbox(label="info")
 

@@ -14,7 +14,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from .inputs import pretty
+from .inputs import guard_preprocess, pretty
 from .state import DemoState
 
 DETECTED, MINE = "detected", "my map"
@@ -94,16 +94,18 @@ def own_maps_panel(state: DemoState) -> dict:
                     if m in EDITABLE:
                         gr.Markdown(HELP[m])
                         colours = brush_colours(m)
-                        inputs[m] = gr.ImageEditor(
+                        component = gr.ImageEditor(
                             type="pil", image_mode="RGBA", format="png", sources=["upload"], layers=False,
                             transforms=(), label=f"{pretty(m)} map", height=420, elem_id=f"own-{m}",
                             brush=gr.Brush(default_size=BRUSH_PX, colors=colours, default_color=colours[0], color_mode="fixed"),
                             eraser=gr.Eraser(),
                         )  # fmt: skip
-                    else:
+                    else:  # the file itself, decoded by the pipeline as the API's maps are (16-bit, alpha)
                         gr.Markdown(UPLOAD_HELP)
-                        inputs[m] = gr.Image(type="pil", image_mode="RGB", format="png", sources=["upload"],
+                        component = gr.Image(type="filepath", image_mode=None, format="png", sources=["upload"],
                                              label=f"{pretty(m)} map", height=300, elem_id=f"own-{m}")  # fmt: skip
+                    # Every render reads these inputs: a file gradio cannot convert must not fail them all.
+                    inputs[m] = guard_preprocess(component, Unreadable)
     return inputs
 
 
@@ -115,12 +117,18 @@ def source_radio(state: DemoState, modality: str) -> gr.Radio | None:
                     elem_id=f"source-{modality}", elem_classes="map-source")  # fmt: skip
 
 
-def flatten(value) -> Image.Image | None:
-    """An editor value (background + strokes) or an upload as one RGB picture; erased = black (nothing)."""
+class Unreadable(str):
+    """An own-map upload gradio could not convert; the text says why. Handed to the handlers in place
+    of the picture, so only a card set to "my map" hears of it."""
+
+
+def flatten(value) -> Image.Image | str | None:
+    """An editor value (background + strokes) as one RGB picture, erased = black (nothing); an
+    upload's file path as it is (the pipeline decodes it)."""
     if isinstance(value, dict):
         value = value.get("composite")
-    if value is None:
-        return None
+    if value is None or isinstance(value, str):
+        return value
     if value.mode in ("RGBA", "LA", "PA"):
         black = Image.new("RGBA", value.size, (0, 0, 0, 255))
         return Image.alpha_composite(black, value.convert("RGBA")).convert("RGB")
@@ -136,6 +144,10 @@ def chosen_maps(sources: dict, values: Sequence, use: Sequence[str], warn: bool 
         if m not in use:
             continue
         picture = flatten(value) if source == MINE else None
+        if isinstance(picture, Unreadable):
+            if warn:
+                gr.Warning(f"{pretty(m)} map: {picture} The detected map is used.")
+            continue
         if source == MINE and picture is None and warn:
             gr.Warning(f"{pretty(m)}: “my map” is chosen but no map was given, so the detected map is used.")
         if picture is not None:

@@ -16,12 +16,11 @@ from collections.abc import Callable, Sequence
 
 import gradio as gr
 
-from sensorium.images import ImageError, load_image
 from sensorium.pipeline import TranslationPipeline
 
 from . import app_builds, atomic_cache, cache_sweep, explore_ui, own_maps, sense_settings, webcam
 from . import handlers as h
-from .inputs import MAX_STRENGTH, pretty, short, user_error
+from .inputs import MAX_STRENGTH, guard_preprocess, lenient, pretty, short, user_error
 from .mcp_tools import fetch_policy, mcp_endpoints, tools_lifespan
 from .presets import presets_panel
 from .sense_inputs import SensePanel
@@ -73,23 +72,11 @@ def upload(label: str, **kwargs) -> gr.Image:
     Wrapping the instance's preprocess (not subclassing: gradio writes a .pyi for every subclass).
     """
     image = gr.Image(label=label, type="filepath", image_mode=None, sources=["upload", "clipboard"], **kwargs)
-    plain = image.preprocess
 
-    def preprocess(payload):
-        try:
-            return plain(payload)
-        except gr.Error:
-            raise
-        except Exception:
-            message = "That file is not an image we can read. Please upload a JPEG, PNG or WebP."
-            try:
-                load_image(getattr(payload, "path", None))
-            except ImageError as err:
-                message = str(err)
-            raise user_error(f"{label[:1].upper()}{label[1:]}: {message}") from None  # as load_upload words it
+    def refuse(message: str):
+        raise user_error(f"{label[:1].upper()}{label[1:]}: {message}")  # as load_upload words it
 
-    image.preprocess = preprocess
-    return image
+    return guard_preprocess(image, refuse)
 
 
 def examples(prefixes: Sequence[str]) -> list[str]:
@@ -236,6 +223,13 @@ def modality_table(state: DemoState) -> str:
     return "\n".join(rows)
 
 
+def download_button(path: str | None) -> gr.DownloadButton:
+    """The result's download, off (with a word why) when its file could not be written."""
+    if path is None:
+        gr.Warning("The result could not be saved for download (the server's disk refused); it is shown above.")
+    return gr.DownloadButton(value=path, interactive=path is not None)
+
+
 def wire_ui(state: DemoState, ui: dict, out: dict) -> None:
     """Private UI events; the live ones re-run on cached maps and keep only the last request."""
     panel = SensePanel(state.modalities, ui)
@@ -250,7 +244,7 @@ def wire_ui(state: DemoState, ui: dict, out: dict) -> None:
             (r.content, r.image),
             r.maps,
             r.status,
-            gr.DownloadButton(value=h.save_png(state, r.image), interactive=True),
+            download_button(h.save_png(state, r.image)),
         )
 
     def live(content, style, *rest):
@@ -283,11 +277,11 @@ def api_endpoints(state: DemoState) -> None:
     """Public endpoints for gradio_client, on hidden components with API-friendly types."""
     with gr.Group(visible=False):
         content, style, style_b = upload("content image"), upload("style image"), upload("second style image")
-        modalities = gr.CheckboxGroup(list(state.modalities), value=list(state.available), label="modalities")
+        modalities = lenient(gr.CheckboxGroup(list(state.modalities), value=list(state.available), label="modalities"))
         strengths = gr.JSON({}, label="strengths")
-        resolution = gr.Number(state.default_resolution, precision=0, label="resolution")
-        mix, domain = gr.Number(0.0, label="mix"), gr.Number(0, precision=0, label="domain")
-        seed, n = gr.Number(0, precision=0, label="seed"), gr.Number(4, precision=0, label="n")
+        resolution = lenient(gr.Number(state.default_resolution, precision=0, label="resolution"))
+        mix, domain = lenient(gr.Number(0.0, label="mix")), lenient(gr.Number(0, precision=0, label="domain"))
+        seed, n = lenient(gr.Number(0, precision=0, label="seed")), lenient(gr.Number(4, precision=0, label="n"))
         image, status = gr.Image(type="pil", format="png", label="image"), gr.Textbox(label="status")
         maps, samples = gr.Gallery(format="png", label="maps"), gr.Gallery(format="png", label="samples")
         about = gr.JSON(label="info")

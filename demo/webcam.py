@@ -22,7 +22,7 @@ from sensorium.senses.settings import SenseSettings
 from sensorium.video import MapSmoother
 
 from . import handlers as h
-from .inputs import check_domain, check_modalities, check_resolution, check_strengths, load_upload, user_error
+from .inputs import check_domain, check_modalities, check_resolution, check_strengths, load_upload
 from .sense_inputs import SensePanel
 from .state import DemoState
 
@@ -68,8 +68,8 @@ def live_frame(state: DemoState, frame, style, session: LiveSession | None, moda
         session = LiveSession()
     if frame is None:
         return None, session, "Waiting for the camera…"
-    if style is None:
-        raise user_error("Please add a style image first (above, or click a style example).")
+    if style is None:  # a status line, not an error: frames keep coming every STREAM_EVERY seconds
+        return None, session, "Add a style image above (or click a style example) to start."
     use, _ = check_modalities(state, modalities)
     strengths = check_strengths(state, strengths)
     res, _ = check_resolution(state, resolution)

@@ -48,6 +48,14 @@ def test_translate_with_defaults_uses_every_available_sense(client):
     assert [m["caption"] for m in maps] == ["edges", "person", "face landmarks"]
 
 
+def test_numbers_as_text_one_modality_as_a_string_and_null_for_all_are_taken(client):
+    """What JSON clients and agents send: gradio's own conversion refused these with a bare "Error"."""
+    _, maps, _ = client.predict(handle_file(CONTENT), handle_file(STYLE), "edges", None, str(RES), api_name="/translate")
+    assert [m["caption"] for m in maps] == ["edges", "person · off", "face landmarks · off"]
+    samples = client.predict(handle_file(CONTENT), None, None, str(RES), "3", "2", api_name="/random_styles")
+    assert [s["caption"] for s in samples] == ["seed 3 · #1", "seed 3 · #2"]
+
+
 def test_extract(client):
     maps, status = client.predict(content=handle_file(CONTENT), resolution=RES, api_name="/extract")
     assert [m["caption"] for m in maps] == ["edges", "person", "face landmarks"]

@@ -199,9 +199,9 @@ def test_unusual_but_usable_uploads_translate(server, client, tmp_path):
     (dict(strengths={"edges": "nan"}), "strength of edges must be a number"),
     (dict(strengths={"edges": [1]}), "strength of edges must be a number"),
     (dict(mix="half"), "Mix must be a number"),
-    (dict(resolution="huge"), None),  # refused by gradio's Number before our code (generic message)
-    (dict(domain="x"), None),
-    (dict(modalities=5), None),
+    (dict(resolution="huge"), "Resolution must be a number"),  # gradio's Number refuses it; our check words it
+    (dict(domain="x"), "unknown domain 'x'"),
+    (dict(modalities=5), "Modalities must be a list"),
 ])  # fmt: skip
 def test_bad_parameters_are_refused_without_a_traceback(server, client, kwargs, message):
     # Pins bugs: a "nan" strength gave a blank image; a non-number mix raised inside the handler.

@@ -51,3 +51,24 @@ def test_read_takes_back_what_components_lists(with_maps, with_settings):
 def test_the_live_triggers_cover_every_input():
     sensed, ui = panel()
     assert len(sensed.triggers()) == len(sensed.components())  # one event per input, settings included
+
+
+def test_an_own_map_gradio_cannot_read_leaves_the_detected_map_and_the_other_inputs_working(tmp_path):
+    """Every render reads the own-map inputs: a junk upload there must not fail them all (it did, as a
+    bare "Error" on every tick), only be skipped, and only heard of on a card set to "my map"."""
+    from gradio.data_classes import ImageData
+
+    from demo.inputs import guard_preprocess
+    from demo.own_maps import Unreadable
+
+    junk = tmp_path / "mask.png"
+    junk.write_text("not an image")
+    with gr.Blocks():
+        component = guard_preprocess(gr.Image(type="filepath", image_mode=None), Unreadable)
+    value = component.preprocess(ImageData(path=str(junk)))
+    assert isinstance(value, Unreadable) and "not an image we can read" in value
+    sensed, _ = panel()
+    for source in (DETECTED, MINE):
+        values = [True, True, False, 1.0, 1.0, 1.0, DETECTED, source, None, value]
+        request = sensed.read(values, True, False, warn=False)
+        assert request.use == ["edges", "pose"] and request.maps == {}
