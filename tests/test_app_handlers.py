@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import gradio as gr
@@ -189,3 +190,15 @@ def test_the_app_opens_at_the_checkpoints_training_resolution(tmp_path):
         state = h.DemoState.create(TranslationPipeline.from_pretrained(path, device="cpu"), max_resolution=256)
         assert state.default_resolution == expected and expected in state.resolutions, (trained, state.resolutions)
         assert h.check_resolution(state, None) == (expected, [])
+
+
+def test_an_unforeseen_failure_is_a_sentence_and_a_refused_download_keeps_the_result(state, tmp_path):
+    with pytest.raises(gr.Error, match=r"Something went wrong on the server with this request \(ZeroDivisionError\)"):
+        h.no_traceback(lambda: 1 / 0)
+    with pytest.raises(gr.Error, match="Please add"):  # our own messages pass unchanged
+        h.translate(state, None, str(STYLE), resolution=RES)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the download folder should be")
+    image = Image.new("RGB", (8, 8))
+    assert h.save_png(state, image) is not None
+    assert h.save_png(dataclasses.replace(state, out_dir=blocked), image) is None
