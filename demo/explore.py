@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from sensorium.conditioning import DEFAULT_STRENGTH
 from sensorium.contributions import contributions as render_contributions
 from sensorium.contributions import contributions_sheet
 from sensorium.freedom import FULL_SCALE
@@ -51,7 +52,7 @@ def contributions(state: DemoState, content, style, modalities: Sequence[str] | 
     sensed, use, strengths, res = _sensed(state, content, modalities, strengths, resolution, maps, settings)
     domain = check_domain(state, domain)
     style_vec = state.pipe.style(s.image, res, domain)
-    ticked = [m for m in use if strengths.get(m, 1.0) > 0]  # a strength of 0 is as good as unticked
+    ticked = [m for m in use if strengths.get(m, DEFAULT_STRENGTH) > 0]  # a strength of 0 is as good as unticked
     t0 = time.perf_counter()
     grid = h.out_of_memory_is_friendly(lambda: render_contributions(state.pipe, sensed, style_vec, ticked, strengths))
     seconds = time.perf_counter() - t0
@@ -81,7 +82,7 @@ def style_freedom(state: DemoState, content, modalities: Sequence[str] | None = 
     if not 2 <= n <= MAX_STYLES:
         raise user_error(f"The number of styles must be from 2 to {MAX_STYLES}, got {n}.")
     free = h.out_of_memory_is_friendly(lambda: render_freedom(state.pipe, sensed, use, strengths, n, seed, domain))
-    pinned = [pretty(m) for m in use if m in sensed.maps and strengths.get(m, 1.0) > 0]
+    pinned = [pretty(m) for m in use if m in sensed.maps and strengths.get(m, DEFAULT_STRENGTH) > 0]
     under = f"the senses {', '.join(pinned)}" if pinned else "no sense (style only)"
     status = (f"Mean spread {free.mean:.3f} over {n} sampled styles under {under}; full brightness at a "
               f"std of {FULL_SCALE:g} (pixels in 0–1).")  # fmt: skip

@@ -12,7 +12,7 @@ import gradio as gr
 from . import explore
 from .inputs import lenient
 from .sense_inputs import SensePanel
-from .state import DemoState
+from .state import MODEL, DemoState
 
 FREEDOM_HELP = ("The content under 8 sampled styles: **bright** where the style decides, **dark** where the "
                 "ticked senses pin the image. Untick a sense to see what it held.")  # fmt: skip
@@ -50,7 +50,7 @@ def contributions_tab(state: DemoState) -> dict:
 def wire(state: DemoState, ui: dict, out: dict, panel: SensePanel) -> None:
     """Private UI events: the grid on its button, the heat map live with the senses and the content,
     both from the inputs the result is made from."""
-    from .ui import MODEL, gpu  # at call time: demo.ui imports this module
+    from .ui import gpu  # at call time: demo.ui imports this module
 
     common = dict(api_visibility="private", concurrency_id=MODEL, show_progress="minimal")
     senses = panel.components()
@@ -80,7 +80,7 @@ def wire(state: DemoState, ui: dict, out: dict, panel: SensePanel) -> None:
 
 def api_endpoints(state: DemoState) -> None:
     """/contributions and /style_freedom for gradio_client, on hidden components."""
-    from .ui import MODEL, gpu, parse_json, upload
+    from .ui import gpu, parse_json, upload
 
     with gr.Group(visible=False):
         content, style = upload("content image"), upload("style image")

@@ -24,6 +24,7 @@ import torch
 from PIL import Image
 
 from sensorium.atomic import write_once
+from sensorium.conditioning import DEFAULT_STRENGTH
 from sensorium.modalities import MODALITIES
 from sensorium.pipeline import Content
 from sensorium.senses import Extraction, image_hash
@@ -139,7 +140,7 @@ def translate(state: DemoState, content, style, modalities: Sequence[str] | None
     t3 = time.perf_counter()
     prepared, maps = content.image, content.maps
 
-    used = tuple(m for m in use if m in maps and strengths.get(m, 1.0) > 0)
+    used = tuple(m for m in use if m in maps and strengths.get(m, DEFAULT_STRENGTH) > 0)
     if not used:
         notes.append("No modality is in use, so the output comes from the style alone (tick a sense to add content).")
     notes += [f"{m}: {maps.notes[m]}" for m in use if m in maps and maps.notes.get(m)]
@@ -211,6 +212,7 @@ def info(state: DemoState) -> dict:
         "max_resolution": state.max_resolution,
         "resolutions": state.resolutions,
         "num_domains": state.pipe.config.num_domains,
+        "domains": list(state.pipe.domain_names),  # the names `domain` takes, in head order
         "modalities": {
             m: {
                 "available": state.availability[m].ok,
@@ -287,7 +289,7 @@ def map_gallery(state: DemoState, maps: Extraction, use: Sequence[str], strength
         if m not in maps:
             continue
         caption = pretty(m)
-        strength = strengths.get(m, 1.0)
+        strength = strengths.get(m, DEFAULT_STRENGTH)
         if m not in use or strength <= 0:
             caption += " · off"
         elif strength != 1.0:

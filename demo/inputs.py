@@ -5,7 +5,9 @@ Each returns clean values or raises `gr.Error` with a sentence meant for the per
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -80,10 +82,19 @@ def load_upload(state: DemoState, source, role: str) -> LoadedImage:
     try:
         if isinstance(source, (str, Path)) and os.path.isfile(source):
             st = os.stat(source)  # a path is reused only for the same file contents (size, mtime)
+            renew_age(source, st)
             return state.images.get_or_compute((str(source), st.st_size, st.st_mtime_ns), lambda: load_image(source))
         return load_image(source)
     except ImageError as err:
         raise user_error(f"{role.capitalize()} image: {err}") from None
+
+
+def renew_age(path, st: os.stat_result) -> None:
+    """Mark an upload as in use: gradio's cache is swept by ctime (demo/cache_sweep.py), so a file a
+    person keeps using for longer than the TTL would vanish under them. A chmod to the same mode
+    renews the ctime and leaves the mtime (the decode cache's key) as it is."""
+    with contextlib.suppress(OSError):  # read-only examples, or a file swept a moment ago
+        os.chmod(path, stat.S_IMODE(st.st_mode))
 
 
 def pipeline_checked(check: Callable[..., T], *args) -> T:

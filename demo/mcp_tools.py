@@ -20,9 +20,9 @@ from PIL import Image
 from sensorium.contact_sheet import contact_sheet
 
 from . import handlers as h
-from .inputs import lenient, user_error
+from .inputs import MAX_STRENGTH, lenient, user_error
 from .settings import Settings
-from .state import DemoState
+from .state import MODEL, DemoState
 from .url_fetch import FetchPolicy, Refused, image_bytes
 
 TOOLS = ("translate", "extract", "random_styles", "info")  # MCP tool name -> endpoint /mcp_<name>
@@ -69,7 +69,7 @@ def strengths_arg(value) -> dict | None:
     return value
 
 
-STRENGTHS_SCHEMA = {"type": "object", "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1.5},
+STRENGTHS_SCHEMA = {"type": "object", "additionalProperties": {"type": "number", "minimum": 0, "maximum": MAX_STRENGTH},
                     "description": 'sense name -> strength, e.g. {"edges": 0.5}'}  # fmt: skip
 
 
@@ -164,7 +164,7 @@ def mcp_endpoints(state: DemoState, policy: FetchPolicy, gpu=lambda fn, images=1
         """
         return json.dumps(h.info(state), indent=1)
 
-    common = dict(concurrency_id="model")
+    common = dict(concurrency_id=MODEL)
     gr.on([], gpu(translate), [content, style, modalities, strengths, resolution, style_b, mix, domain],
           [image, status], api_name="mcp_translate", **common)  # fmt: skip
     gr.on([], gpu(extract), [content, resolution], [image, status], api_name="mcp_extract", **common)

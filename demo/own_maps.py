@@ -155,8 +155,11 @@ def chosen_maps(sources: dict, values: Sequence, use: Sequence[str], warn: bool 
     return out
 
 
-def editor_backgrounds(state: DemoState, inputs: dict, content, resolution, settings=None) -> list:
-    """Each editor's value reset to the detected preview of `content` (uploads left as they are)."""
+def editor_backgrounds(state: DemoState, inputs: dict, content, resolution, settings=None,
+                       keep: Sequence[str] = ()) -> list:  # fmt: skip
+    """Each editor's value reset to the detected preview of `content` (uploads left as they are, and
+    the editors of `keep`: the cards on "my map" when only the size or the sense settings change, so
+    what was painted stays; the codec resizes it)."""
     from . import handlers as h
     from .inputs import check_resolution, load_upload
 
@@ -166,7 +169,9 @@ def editor_backgrounds(state: DemoState, inputs: dict, content, resolution, sett
     sensed = h.sense(state, load_upload(state, content, "content").image, res, None, settings)
     maps, out = sensed.maps, []
     for m, component in inputs.items():
-        if isinstance(component, gr.ImageEditor) and m in maps:
+        if m in keep:
+            out.append(gr.skip())
+        elif isinstance(component, gr.ImageEditor) and m in maps:
             out.append({"background": maps[m].preview, "layers": [], "composite": None})
         elif isinstance(component, gr.ImageEditor):  # no detected map (sense missing here): a blank canvas
             out.append({"background": Image.new("RGB", sensed.image.size), "layers": [], "composite": None})
@@ -182,16 +187,23 @@ def wire(state: DemoState, ui: dict, common: dict, settings: Callable[[Sequence]
     from . import sense_settings
 
     editors = list(ui["own"].values())
-    gr.on([ui["content"].change, ui["resolution"].change],
-          lambda content, resolution, *values: editor_backgrounds(state, ui["own"], content, resolution,
-                                                                  settings(values)),
-          [ui["content"], ui["resolution"], *ui["settings"]], editors, **common)  # fmt: skip
+    radios = [ui["sources"][m] for m in ui["own"]]  # the own-map inputs' cards, in the same order
+
+    def mine(sources: Sequence) -> list[str]:
+        return [m for m, source in zip(ui["own"], sources, strict=True) if source == MINE]
+
+    inputs = [ui["content"], ui["resolution"], *radios, *ui["settings"]]
+    n = len(radios)
+    ui["content"].change(lambda content, resolution, *values: editor_backgrounds(
+        state, ui["own"], content, resolution, settings(values[n:])), inputs, editors, **common)  # fmt: skip
+    ui["resolution"].change(lambda content, resolution, *values: editor_backgrounds(
+        state, ui["own"], content, resolution, settings(values[n:]), keep=mine(values[:n])), inputs, editors, **common)  # fmt: skip
     if "edges" in ui["own"]:  # new edge settings redraw only the edges editor (other strokes stay)
         only = {"edges": ui["own"]["edges"]}
         gr.on(sense_settings.triggers(ui["settings"]),
               lambda content, resolution, *values: editor_backgrounds(state, only, content, resolution,
-                                                                      settings(values))[0],
-              [ui["content"], ui["resolution"], *ui["settings"]], [only["edges"]], **common)  # fmt: skip
+                                                                      settings(values[n:]), keep=mine(values[:n]))[0],
+              inputs, [only["edges"]], **common)  # fmt: skip
     checks = dict(zip(state.modalities, ui["checks"], strict=True))
     for m, radio in ui["sources"].items():
         if not state.availability[m].ok:

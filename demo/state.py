@@ -14,6 +14,7 @@ from sensorium.senses import Availability
 
 from .sweeper import TRIM_EVERY, FolderSweeper
 
+MODEL = "model"  # concurrency group of every event that runs the model (UI, API and MCP alike)
 UPLOAD_CACHE_BYTES = 128 << 20
 RESOLUTION_STEPS = (128, 192, 256, 320, 384, 448, 512, 640, 768, 1024)
 

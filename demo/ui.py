@@ -25,12 +25,11 @@ from .mcp_tools import fetch_policy, mcp_endpoints, tools_lifespan
 from .presets import presets_panel
 from .sense_inputs import SensePanel
 from .settings import EXAMPLES_DIR, Settings, load_pipeline, max_resolution_for
-from .state import DemoState
+from .state import MODEL, DemoState
 from .sweeper import sweep_interval
 from .text import BIBTEX, CSS, HEADER, HOW_IT_WORKS, TITLE, contributes
 
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="violet", neutral_hue="slate")
-MODEL = "model"  # concurrency group of every event that runs the model
 
 
 def gpu(fn: Callable | None = None, *, images: int | str = 1) -> Callable:

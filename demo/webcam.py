@@ -24,7 +24,7 @@ from sensorium.video import MapSmoother
 from . import handlers as h
 from .inputs import check_domain, check_modalities, check_resolution, check_strengths, load_upload
 from .sense_inputs import SensePanel
-from .state import DemoState
+from .state import MODEL, DemoState
 
 STREAM_EVERY = 0.1  # seconds between the frames the browser sends (it drops frames while one is in flight)
 TIME_LIMIT = 60  # seconds of processing one stream may use, so one person cannot hold the model
@@ -116,7 +116,7 @@ def webcam_tab(state: DemoState) -> dict:
 def wire(state: DemoState, ui: dict, out: dict, panel: SensePanel) -> None:
     """The stream event (time-limited, on the model's concurrency group) and the stop button. Frames
     take the panel's ticks, strengths and sense settings; own maps belong to one photo, not a stream."""
-    from .ui import MODEL, gpu  # at call time: demo.ui imports this module
+    from .ui import gpu  # at call time: demo.ui imports this module
 
     @gpu
     def frame(camera, style, session, resolution, domain, *values):

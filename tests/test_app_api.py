@@ -71,6 +71,7 @@ def test_random_styles(client):
 def test_info(client):
     info = client.predict(api_name="/info")
     assert info["device"] == "CPU" and info["checkpoint"].endswith("tiny-sensorium")
+    assert info["domains"] == ["domain 0"] and info["num_domains"] == 1
     assert info["modalities"]["edges"]["available"] and not info["modalities"]["depth"]["available"]
     assert "does not exist" in info["modalities"]["depth"]["reason"]
 

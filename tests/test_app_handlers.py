@@ -202,3 +202,30 @@ def test_an_unforeseen_failure_is_a_sentence_and_a_refused_download_keeps_the_re
     image = Image.new("RGB", (8, 8))
     assert h.save_png(state, image) is not None
     assert h.save_png(dataclasses.replace(state, out_dir=blocked), image) is None
+
+
+def test_using_an_upload_renews_its_age_for_the_cache_sweep(state, tmp_path):
+    """gradio's cache is swept by ctime: an upload a person keeps toggling on must not age out."""
+    import os
+    import time
+
+    from demo.inputs import load_upload
+
+    path = tmp_path / "content.png"
+    Image.open(CONTENT).save(path)
+    before = os.stat(path)
+    time.sleep(0.05)
+    load_upload(state, str(path), "content")
+    after = os.stat(path)
+    assert after.st_ctime_ns > before.st_ctime_ns and after.st_mtime_ns == before.st_mtime_ns
+
+
+def test_editors_on_my_map_keep_their_strokes_when_only_the_size_changes(state):
+    from demo.own_maps import editor_backgrounds
+
+    with gr.Blocks():
+        editors = {"person": gr.ImageEditor(), "edges": gr.ImageEditor()}
+    fresh = editor_backgrounds(state, editors, str(CONTENT), RES)
+    assert all(isinstance(v, dict) and v["background"] is not None for v in fresh)
+    kept = editor_backgrounds(state, editors, str(CONTENT), RES, keep=["person"])
+    assert kept[0] == gr.skip() and isinstance(kept[1], dict)
