@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+from sensorium.contributions import subsets
+
 from . import explore
 from .inputs import lenient
 from .sense_inputs import SensePanel
@@ -47,6 +49,12 @@ def contributions_tab(state: DemoState) -> dict:
     return out
 
 
+def grid_images(state: DemoState) -> int:
+    """Images one contributions grid renders at most (none, each alone, each left out, all), for the
+    GPU time it reserves: 14 for the bundled checkpoint's 6 senses."""
+    return len(subsets(state.pipe.trained_modalities))
+
+
 def wire(state: DemoState, ui: dict, out: dict, panel: SensePanel) -> None:
     """Private UI events: the grid on its button, the heat map live with the senses and the content,
     both from the inputs the result is made from."""
@@ -55,7 +63,7 @@ def wire(state: DemoState, ui: dict, out: dict, panel: SensePanel) -> None:
     common = dict(api_visibility="private", concurrency_id=MODEL, show_progress="minimal")
     senses = panel.components()
 
-    @gpu(images=14)
+    @gpu(images=grid_images(state))
     def grid(content, style, resolution, domain, *values):
         s = panel.read(values, warn=False)  # the result's own event warned
         g = explore.contributions(state, content, style, s.use, s.strengths, resolution, domain, s.maps, s.settings)
@@ -94,7 +102,7 @@ def api_endpoints(state: DemoState) -> None:
         labels, mean = gr.JSON(label="labels"), gr.Number(label="mean spread")
         grid_status, heat_status = gr.Textbox(label="status"), gr.Textbox(label="status")
 
-    @gpu(images=14)
+    @gpu(images=grid_images(state))
     def contributions(content, style, modalities=None, strengths=None, resolution=None, domain=0):
         """`content` in the style of `style` under each sense alone, each left out, all and none, as one
         labelled grid image; also the subset labels and a status line."""

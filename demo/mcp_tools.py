@@ -21,7 +21,7 @@ from sensorium.contact_sheet import contact_sheet
 
 from . import handlers as h
 from .inputs import MAX_STRENGTH, lenient, user_error
-from .settings import Settings
+from .settings import Settings, file_size_bytes
 from .state import MODEL, DemoState
 from .url_fetch import FetchPolicy, Refused, image_bytes
 
@@ -32,18 +32,6 @@ IMAGE_ARG = "a public http(s) URL of an image, or a data: URI (data:image/png;ba
 def fetch_policy(settings: Settings) -> FetchPolicy:
     """URL fetches capped at the upload limit (`--max-file-size`)."""
     return FetchPolicy(max_bytes=file_size_bytes(settings.max_file_size))
-
-
-def file_size_bytes(size: str | int) -> int:
-    """'20mb' -> bytes (gradio's units: b, kb, mb, gb, decimal-free, 1 kb = 1024 b)."""
-    if isinstance(size, int):
-        return size
-    text = size.replace(" ", "").lower()
-    digits = len(text) - len(text.lstrip("0123456789"))
-    unit = {"": 1, "b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30}.get(text[digits:])
-    if not digits or unit is None:
-        raise ValueError(f"not a file size like 20mb: {size!r}")
-    return int(text[:digits]) * unit
 
 
 def image_arg(policy: FetchPolicy, value, role: str, optional: bool = False) -> bytes | None:
@@ -108,7 +96,8 @@ def mcp_endpoints(state: DemoState, policy: FetchPolicy, gpu=lambda fn, images=1
         Args:
             content: the content image: what is where. Give a public http(s) URL of an image or a data: URI.
             style: the style image: how the result looks. A public http(s) URL or a data: URI.
-            modalities: the senses to condition on (default: every one available here; see the info tool).
+            modalities: the senses to condition on (default: every one available here; see the info tool);
+                an empty list conditions on none, so the result comes from the style alone.
             strengths: per-sense strength from 0 to 1.5, e.g. {"edges": 0.5}; unnamed senses use 1.
             resolution: long side of the output in pixels (limited by the server; see the info tool).
             style_b: an optional second style image (URL or data: URI) to blend towards.
@@ -119,7 +108,7 @@ def mcp_endpoints(state: DemoState, policy: FetchPolicy, gpu=lambda fn, images=1
         """
         c, s = image_arg(policy, content, "content image"), image_arg(policy, style, "style image")
         b = image_arg(policy, style_b, "second style image", optional=True)
-        r = h.translate(state, c, s, modalities or None, strengths_arg(strengths), resolution, b, mix, domain)
+        r = h.translate(state, c, s, modalities, strengths_arg(strengths), resolution, b, mix, domain)
         return r.image, r.status
 
     def extract(content: str, resolution: int | None = None):
@@ -142,7 +131,7 @@ def mcp_endpoints(state: DemoState, policy: FetchPolicy, gpu=lambda fn, images=1
 
         Args:
             content: the content image: a public http(s) URL of an image or a data: URI.
-            modalities: the senses to condition on (default: every one available here).
+            modalities: the senses to condition on (default: every one available here; an empty list: none).
             strengths: per-sense strength from 0 to 1.5, e.g. {"edges": 0.5}.
             resolution: long side of each output in pixels (limited by the server).
             seed: random seed; the same seed gives the same styles.
@@ -151,7 +140,7 @@ def mcp_endpoints(state: DemoState, policy: FetchPolicy, gpu=lambda fn, images=1
         Returns:
             one image of the n results side by side.
         """
-        gallery = h.random_styles(state, image_arg(policy, content, "content image"), modalities or None,
+        gallery = h.random_styles(state, image_arg(policy, content, "content image"), modalities,
                                   strengths_arg(strengths), resolution, seed, n, domain)  # fmt: skip
         return strip(gallery, f"seed {int(seed or 0)}")
 

@@ -76,6 +76,22 @@ class Settings:
             raise ValueError(f"trim_every must be a number of seconds >= 0, got {self.trim_every}")
         if self.malloc_arenas < 0:
             raise ValueError(f"malloc_arenas must be 0 (the allocator's own setting) or more, got {self.malloc_arenas}")
+        try:  # a typo stops here with the usage line, not with a traceback from gradio's launch
+            file_size_bytes(self.max_file_size)
+        except (ValueError, AttributeError):
+            raise ValueError(f"max_file_size must be a size like 20mb, got {self.max_file_size!r}") from None
+
+
+def file_size_bytes(size: str | int) -> int:
+    """'20mb' -> bytes (gradio's units: b, kb, mb, gb, decimal-free, 1 kb = 1024 b)."""
+    if isinstance(size, int):
+        return size
+    text = size.replace(" ", "").lower()
+    digits = len(text) - len(text.lstrip("0123456789"))
+    unit = {"": 1, "b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30}.get(text[digits:])
+    if not digits or unit is None:
+        raise ValueError(f"not a file size like 20mb: {size!r}")
+    return int(text[:digits]) * unit
 
 
 def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:

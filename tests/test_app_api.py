@@ -155,7 +155,7 @@ def test_settings_flags_beat_env_and_spaces_bind_all_interfaces():
     assert parse_settings([], {}).malloc_arenas == 2 and parse_settings([], {"SENSORIUM_MALLOC_ARENAS": "0"}).malloc_arenas == 0
     assert parse_settings(["--malloc-arenas", "4"], {"SENSORIUM_MALLOC_ARENAS": "0"}).malloc_arenas == 4
     assert parse_settings([], {"MALLOC_ARENA_MAX": "8"}).malloc_arenas == 0  # glibc's own variable is left to rule
-    for bad in (["--trim-every", "-1"], ["--malloc-arenas", "-1"]):
+    for bad in (["--trim-every", "-1"], ["--malloc-arenas", "-1"], ["--max-file-size", "5 megs"]):
         with pytest.raises(SystemExit):  # argparse's usage line, no traceback
             parse_settings(bad, {})
 

@@ -37,3 +37,11 @@ def test_style_vectors_of_the_wrong_size_or_not_finite_are_refused(pipe):
             pipe(image, bad, ["edges"], resolution=16)
     with pytest.raises(UsageError, match="Mix must be a number"):
         pipe(image, image, ["edges"], resolution=16, style_b=image, mix=10**400)
+
+
+def test_bf16_on_the_cpu_runs_eager_as_the_fast_runtimes_are_fp32_only():
+    model = Sensorium(tiny_config()).eval()
+    auto = TranslationPipeline(model, device="cpu", precision="bf16", runtime="auto")
+    assert auto.runtime.name == "eager" and auto.runtime_note == ""
+    fused = TranslationPipeline(model, device="cpu", precision="bf16", runtime="fused")
+    assert fused.runtime.name == "eager" and "fused runs fp32 only" in fused.runtime_note

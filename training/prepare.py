@@ -172,6 +172,8 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error("--sense-batch must be at least 1")
     workers = args.workers or (1 if args.sense_device.startswith("cuda") else max(1, os.cpu_count() or 1))
     senses = [s for s in args.senses.split(",") if s]
+    if not senses:
+        parser.error(f"--senses names no modality; known: {', '.join(DEFAULT_MODALITIES)}")
     require = [s for s in args.require.split(",") if s]
     jobs, already = [], 0
     for item in source.items()[: args.limit]:

@@ -60,6 +60,8 @@ def as_size(size: Size, image: Image.Image) -> tuple[int, int]:
     if size is None:
         return image.height, image.width
     if isinstance(size, int):
+        if size <= 0:
+            raise ValueError(f"size must be positive, got {size}")
         return size, size
     h, w = (int(v) for v in size)
     if h <= 0 or w <= 0:
@@ -86,7 +88,7 @@ class SenseSet:
         preferred: Mapping[str, str] | None = None,
         parallel: bool = True,
     ) -> None:
-        self.modalities = tuple(modalities or DEFAULT_MODALITIES)
+        self.modalities = tuple(DEFAULT_MODALITIES if modalities is None else modalities)  # () is no sense at all
         for m in self.modalities:
             providers_of(m)  # unknown names fail here, loudly, not at the first image
         self.device = torch.device(device)
