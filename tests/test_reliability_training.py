@@ -163,4 +163,5 @@ def test_unverified_and_truncated_checkpoints_are_reported_and_skipped(data, run
     assert "skipping corrupt checkpoint state-00000006.pt: no checksum file" in text
     assert "skipping corrupt checkpoint state-00000004.pt: checksum mismatch" in text
     assert "resumed from state-00000002.pt at step 2" in text
+    assert "set aside state-00000006.pt.corrupt" in text and (ckpts / "state-00000006.pt.corrupt").is_file()
     assert_matches_reference(run.out, reference())

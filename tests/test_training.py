@@ -257,3 +257,30 @@ def test_the_bundled_checkpoint_can_be_warm_started():
     info = warm_start.load_into(str(DEMO), model, copy.deepcopy(model), MultiscaleDiscriminator.from_config(cfg))
     steps = json.loads((DEMO / "config.json").read_text())["metadata"]["steps"]
     assert info == {"source": str(DEMO), "steps": steps, "discriminator": True}
+
+
+def test_pruning_keeps_the_state_just_written_and_resume_sets_later_corrupt_ones_aside(tmp_path):
+    """keep_last=1, a resume from 1000 past a corrupt 2000: the save at 1500 must survive its own
+    pruning (by name, 2000 outranked it and 1500 was deleted)."""
+    ckpts = tmp_path / "checkpoints"
+    for step in (1000, 2000):
+        checkpoint.save_state(ckpts, step, {"w": torch.zeros(1)}, keep_last=5)
+    (ckpts / "state-00002000.pt.sha256").unlink()  # killed before its checksum was written
+    path, state = checkpoint.load_latest_valid(ckpts)
+    assert state["step"] == 1000
+    assert [p.name for p in checkpoint.set_aside_after(ckpts, 1000)] == ["state-00002000.pt.corrupt"]
+    checkpoint.save_state(ckpts, 1500, {"w": torch.ones(1)}, keep_last=1)
+    assert [p.name for p in checkpoint.list_states(ckpts)] == ["state-00001500.pt"]
+    assert checkpoint.load_latest_valid(ckpts)[1]["step"] == 1500
+
+
+def test_a_fresh_start_into_a_run_with_checkpoints_is_refused_and_the_log_keeps_each_step_once(data, tmp_path):
+    from training.logger import drop_after
+
+    train_main(run_args(data, tmp_path, 3))
+    with pytest.raises(SystemExit, match="add --resume latest"):
+        train_main(run_args(data, tmp_path, 6))  # a restart that forgot --resume would prune the run's states
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps({"step": s}) + "\n" for s in range(1, 6)) + '{"step": 6, "los')  # cut by a kill
+    drop_after(log, 3)
+    assert [r["step"] for r in read_log(tmp_path)] == [1, 2, 3]

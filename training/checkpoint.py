@@ -33,7 +33,9 @@ def _sha256(path: Path) -> str:
 
 def save_state(directory: Path, step: int, state: dict[str, Any], keep_last: int,
                on_stage: Callable[[int, str], None] | None = None) -> Path:  # fmt: skip
-    """Write `state-{step}.pt` atomically (+ `.sha256`), then prune to the newest `keep_last`.
+    """Write `state-{step}.pt` atomically (+ `.sha256`), then prune the older states to leave
+    `keep_last` with this one. States of later steps are never pruned here: judged by name, they would
+    outrank the one just written (train.py sets a resumed run's later, corrupt ones aside).
     `on_stage(step, stage)` runs between the write's stages (training/fault_injection.py)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"state-{step:08d}.pt"
@@ -46,10 +48,29 @@ def save_state(directory: Path, step: int, state: dict[str, Any], keep_last: int
     if on_stage:
         on_stage(step, "sidecar")
     write_atomic(path.with_suffix(".pt.sha256"), digest.encode(), durable=True)
-    for old in list_states(directory)[:-keep_last]:
+    older = [p for p in list_states(directory) if step_of(p) < step]
+    for old in older[: max(0, len(older) - (keep_last - 1))]:
         old.unlink(missing_ok=True)
         old.with_suffix(".pt.sha256").unlink(missing_ok=True)
     return path
+
+
+def step_of(path: Path) -> int:
+    """The step a state file's name says."""
+    return int(PATTERN.search(path.name).group(1))  # type: ignore[union-attr]
+
+
+def set_aside_after(directory: Path, step: int) -> list[Path]:
+    """Rename the states of steps after `step` (the resumed one: later ones failed to verify) to
+    `*.corrupt`, so neither pruning nor the next resume mistakes them for progress; → the new names."""
+    moved = []
+    for path in list_states(directory):
+        if step_of(path) > step:
+            for part in (path, path.with_suffix(".pt.sha256")):
+                if part.exists():
+                    part.rename(part.with_name(part.name + ".corrupt"))
+            moved.append(path.with_name(path.name + ".corrupt"))
+    return moved
 
 
 def list_states(directory: Path) -> list[Path]:

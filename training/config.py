@@ -170,6 +170,28 @@ def build_parser() -> argparse.ArgumentParser:
 RUN_CONFIG = "train_config.json"  # the resolved config, written into the run dir at every start
 
 
+def run_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The config a run to be resumed was started with: its run dir's RUN_CONFIG (the dir of --out,
+    else the one holding the --resume file's checkpoints/ folder); {} when there is none."""
+    import json
+
+    resume = Path(args.resume)
+    run = Path(args.out) if hasattr(args, "out") else resume.parent.parent if args.resume != "latest" else Path(TrainConfig.out)
+    saved = run / RUN_CONFIG
+    if not saved.is_file():
+        return {}
+    try:
+        base = json.loads(saved.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{saved} is not readable JSON ({exc}); give the run's flags or --config") from None
+    if not isinstance(base, dict):
+        raise ConfigError(f"{saved} holds no config object; give the run's flags or --config")
+    print(f"resume: the config of {saved}, with the flags given here on top", flush=True)
+    if not hasattr(args, "out"):
+        base["out"] = str(run)
+    return base
+
+
 def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argparse.Namespace]:
     """The run's config: a base (the YAML of --config; for a --resume without one, the config the run
     was started with, so `--out DIR --resume latest` continues that run), then the flags typed."""
@@ -178,14 +200,14 @@ def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argpar
     if getattr(args, "config", None):
         import yaml
 
+        if not Path(args.config).is_file():
+            raise ConfigError(f"--config {args.config}: no such file")
         base = yaml.safe_load(Path(args.config).read_text()) or {}
+        if not isinstance(base, dict):
+            raise ConfigError(f"--config {args.config}: a YAML mapping of fields is expected, got {type(base).__name__}")
     elif getattr(args, "resume", None):
-        saved = Path(getattr(args, "out", TrainConfig.out)) / RUN_CONFIG
-        if saved.is_file():
-            import json
-
-            base = json.loads(saved.read_text())
-            print(f"resume: the config of {saved}, with the flags given here on top", flush=True)
+        base = run_config(args)
+    from_run = bool(base) and not getattr(args, "config", None)  # its model dict is whole already
     model = dict(base.pop("model", {}) or {})
     for key, value in vars(args).items():
         if key in ("config", "resume"):
@@ -194,7 +216,7 @@ def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argpar
             model[key[6:]] = value
         else:
             base[key] = value
-    if base.get("init_from"):  # the export's architecture, under any --model.* flags
+    if base.get("init_from") and not from_run:  # the export's architecture, under any --model.* flags
         from .warm_start import model_config
 
         return TrainConfig.from_dict({**base, "model": model_config(base["init_from"], model)}), parser_args

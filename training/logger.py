@@ -20,6 +20,23 @@ def maps_to_rgb(maps: torch.Tensor) -> torch.Tensor:
     return (rgb / rgb.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)) * 2 - 1
 
 
+def drop_after(path: Path, step: int) -> None:
+    """Keep only the records of `path` up to `step` (the resumed one), so a resumed run's log has
+    each step once and in order; a line cut by the kill goes too."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= step:
+                kept.append(line)
+        except (ValueError, KeyError, TypeError):
+            continue
+    from sensorium.atomic import write_atomic
+
+    write_atomic(path, "".join(f"{line}\n" for line in kept).encode())
+
+
 class RunLogger:
     def __init__(self, out: Path, enabled: bool, total: int, start: int):
         self.enabled = enabled
@@ -32,7 +49,7 @@ class RunLogger:
         try:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(out / "tb"))
+            self.writer = SummaryWriter(str(out / "tb"), purge_step=start or None)  # a resume drops the replayed steps
         except Exception as exc:  # tensorboard is optional
             print(f"tensorboard unavailable ({exc}); logging to log.jsonl only", flush=True)
         try:
@@ -41,6 +58,7 @@ class RunLogger:
             self.bar = tqdm(total=total, initial=start, dynamic_ncols=True, mininterval=2.0)
         except ImportError:
             pass
+        drop_after(out / "log.jsonl", start)  # steps logged after the resumed checkpoint are run again
         self.jsonl = open(out / "log.jsonl", "a")  # noqa: SIM115 - open for the whole run, closed in close()
 
     def step(self, step: int, stats: dict[str, float], images: int, log_now: bool) -> None:

@@ -18,8 +18,10 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+from sensorium.atomic import write_atomic
 from sensorium.checkpoint_info import CheckpointInfo
 from sensorium.conditioning import expand_presence
+from sensorium.config import ConfigError
 from sensorium.data import SenseDataset, augment, line_channels
 from sensorium.discriminator import MultiscaleDiscriminator
 from sensorium.losses import LeCam, VGGPerceptualLoss
@@ -87,9 +89,12 @@ def main(argv: list[str] | None = None) -> Path:
     bf16 = use_bf16(cfg.precision, device)
     autocast = lambda: precision_autocast(device, bf16)  # noqa: E731
     memory_format = torch.channels_last if (cfg.channels_last and device.type == "cuda") else torch.contiguous_format
+    resume = getattr(args, "resume", None)
+    if not resume and checkpoint.list_states(out / "checkpoints"):  # a restart that forgot --resume
+        raise SystemExit(f"{out} holds the checkpoints of a run (latest {checkpoint.list_states(out / 'checkpoints')[-1].name}): "
+                         "add --resume latest to continue it, or give another --out")  # fmt: skip
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        (out / RUN_CONFIG).write_text(json.dumps(cfg.to_dict(), indent=2))
 
     # -- data: each step's batch is a pure function of (seed, step, rank) -----------------------
     in_memory = {"auto": None, "memory": True, "disk": False}[cfg.data_placement]
@@ -115,34 +120,49 @@ def main(argv: list[str] | None = None) -> Path:
     lecam = LeCam().to(device) if cfg.lambda_lecam > 0 else None
     senses = build_senses(cfg, device)
 
-    # -- warm start from an export, then resume (a resumed state overrides the warm start) --------
+    # -- resume, else warm start from an export (a resumed state holds everything a warm start gave) --
     start, started_from, seconds_before = 0, None, 0.0
-    if cfg.init_from:
-        started_from = warm_start.load_into(cfg.init_from, model, ema, disc)
-        print(f"warm start from {cfg.init_from} (its step {started_from['steps']}, discriminator "
-              f"{'loaded' if started_from['discriminator'] else 'random'})", flush=True)  # fmt: skip
-    resume = getattr(args, "resume", None)
+    found = None
     if resume:
-        found = (checkpoint.load_latest_valid(out / "checkpoints", device) if resume == "latest"
-                 else (Path(resume), checkpoint.load_state(Path(resume), device)))  # fmt: skip
+        try:
+            found = (checkpoint.load_latest_valid(out / "checkpoints", device) if resume == "latest"
+                     else (Path(resume), checkpoint.load_state(Path(resume), device)))  # fmt: skip
+        except (checkpoint.CorruptCheckpoint, FileNotFoundError) as exc:
+            raise SystemExit(f"--resume {resume}: {exc}") from None
         if found is None:
             print(f"no valid checkpoint in {out / 'checkpoints'}; starting from scratch", flush=True)
-        else:
-            path, state = found
+    if found is not None:
+        path, state = found
+        changed = config_changes(state.get("config", {}), cfg.to_dict())
+        if changed:
+            print(f"resume: this run's config differs from the checkpoint's: {changed}", flush=True)
+        try:
             model.load_state_dict(state["model"], strict=True)
             disc.load_state_dict(state["disc"], strict=True)
             ema.load_state_dict(state["ema"], strict=True)
-            opt_g.load_state_dict(state["opt_g"])
-            opt_d.load_state_dict(state["opt_d"])
-            if lecam is not None and "lecam" in state:
-                lecam.load_state_dict(state["lecam"])
-            apply_optimiser_settings(cfg, opt_g, opt_d)  # the flags of this run, not the saved ones
-            changed = config_changes(state.get("config", {}), cfg.to_dict())
-            if changed:
-                print(f"resume: this run's config differs from the checkpoint's: {changed}", flush=True)
-            start = state["step"]
-            seconds_before = float(state.get("train_seconds", 0.0))  # wall time of earlier processes
-            print(f"resumed from {path.name} at step {start}", flush=True)
+        except RuntimeError:
+            raise SystemExit(f"--resume: {path.name} holds other networks than this config builds "
+                             f"({changed or 'the same config, other shapes'})") from None  # fmt: skip
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        if lecam is not None and "lecam" in state:
+            lecam.load_state_dict(state["lecam"])
+        apply_optimiser_settings(cfg, opt_g, opt_d)  # the flags of this run, not the saved ones
+        start = state["step"]
+        seconds_before = float(state.get("train_seconds", 0.0))  # wall time of earlier processes
+        started_from = state.get("started_from")
+        if "torch_rng" in state:
+            torch.set_rng_state(state["torch_rng"].cpu())
+        print(f"resumed from {path.name} at step {start}", flush=True)
+        if info.is_main:
+            for aside in checkpoint.set_aside_after(out / "checkpoints", start):
+                print(f"resume: set aside {aside.name}, which did not verify", flush=True)
+    elif cfg.init_from:
+        started_from = warm_start.load_into(cfg.init_from, model, ema, disc)
+        print(f"warm start from {cfg.init_from} (its step {started_from['steps']}, discriminator "
+              f"{'loaded' if started_from['discriminator'] else 'random'})", flush=True)  # fmt: skip
+    if info.is_main:  # once the run is known to start: a failed resume leaves the run's config as it was
+        write_atomic(out / RUN_CONFIG, json.dumps(cfg.to_dict(), indent=2).encode())
 
     style_unused = cfg.model.modulation == "none" and not cfg.model.use_fusion
     g_train = DDP(model, find_unused_parameters=style_unused) if info.enabled else model
@@ -225,7 +245,8 @@ def main(argv: list[str] | None = None) -> Path:
             state = {"model": model.state_dict(), "disc": disc.state_dict(), "ema": ema.state_dict(),
                      "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "config": cfg.to_dict(),
                      "torch_rng": torch.get_rng_state(), "train_seconds": train_seconds(),
-                     **({"lecam": lecam.state_dict()} if lecam is not None else {})}  # fmt: skip
+                     **({"lecam": lecam.state_dict()} if lecam is not None else {}),
+                     **({"started_from": started_from} if started_from else {})}  # fmt: skip
             checkpoint.save_state(out / "checkpoints", done, state, cfg.keep_last, pause)
         if done == final:
             if final < cfg.steps:
@@ -301,4 +322,7 @@ def describe_device(device: torch.device) -> str:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    main()
+    try:
+        main()
+    except ConfigError as exc:  # a flag or YAML value out of range: one line, as argparse's own errors
+        raise SystemExit(f"training.train: error: {exc}") from None
