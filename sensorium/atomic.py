@@ -9,6 +9,7 @@ kill leaves at most a stray temporary file, never a truncated target.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -58,3 +59,25 @@ def write_atomic(path: str | os.PathLike, data: bytes | Callable[[Path], None], 
         else:
             tmp.write_bytes(data)
     return Path(path)
+
+
+@contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a fresh temporary folder beside `path`; on a clean exit it takes `path`'s place whole, so
+    a folder of several files (an export: weights, config, discriminator) is never half new. A kill
+    leaves the old folder (or, between the two renames, the old one as `.NAME.old-*`) and a stray
+    temporary folder, never a mix."""
+    path = Path(path)
+    tag = uuid.uuid4().hex[:12]
+    tmp = path.with_name(f".{path.name}.tmp-{tag}")
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        old = path.with_name(f".{path.name}.old-{tag}") if path.exists() else None
+        if old is not None:
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

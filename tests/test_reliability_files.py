@@ -197,3 +197,24 @@ def test_training_config_ranges_choices_and_unknown_fields_are_config_errors():
 def test_training_config_wrong_types_from_yaml_are_config_errors(bad):
     with pytest.raises(ConfigError, match=f"{next(iter(bad))} must be of type"):
         TrainConfig(**bad)
+
+
+def test_an_export_folder_is_replaced_whole_or_not_at_all(tmp_path):
+    """atomic_dir (train.py's and export_state's exports): a failure inside leaves the old folder as
+    it was and no temporary one; a clean exit swaps the new folder in, with no file of the old left."""
+    from sensorium.atomic import atomic_dir
+
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "model.safetensors").write_text("old")
+    (export / "stale.txt").write_text("old")
+    with pytest.raises(RuntimeError), atomic_dir(export) as folder:
+        (folder / "model.safetensors").write_text("half")
+        raise RuntimeError("killed between the weights and the config")
+    assert sorted(p.name for p in export.iterdir()) == ["model.safetensors", "stale.txt"]
+    assert (export / "model.safetensors").read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["export"]
+    with atomic_dir(export) as folder:
+        (folder / "model.safetensors").write_text("new")
+        (folder / "config.json").write_text("{}")
+    assert sorted(p.name for p in export.iterdir()) == ["config.json", "model.safetensors"]
+    assert [p.name for p in tmp_path.iterdir()] == ["export"]

@@ -27,7 +27,7 @@ import torch
 from sensorium.data import SenseDataset, list_samples
 from sensorium.model import Sensorium
 
-from .evaluate import content_consistency, inception_features, pair_metrics, save_grid
+from .evaluate import content_consistency, inception_features, pair_metrics, save_grid, style_heads
 from .metrics import frechet_distance, kernel_inception_distance
 
 COLUMNS = [  # (metrics key, table header)
@@ -63,17 +63,6 @@ def task_pairs(domain_ids: list[int], src: int, tgt: int, pairs: int, seed: int)
     else:
         pos_s = torch.randint(len(pool_s), (pairs,), generator=g)
     return pool_c[pos_c], pool_s[pos_s]
-
-
-def style_heads(model: Sensorium, domains: list[str], name: str) -> dict[str, int]:
-    """Held-out domain name → style-encoder head, matched by the names the export was trained on."""
-    if model.config.num_domains == 1:
-        return {d: 0 for d in domains}
-    trained = list(model.info.domains)
-    missing = [d for d in domains if d not in trained]
-    if missing:
-        raise SystemExit(f"checkpoint {name} was trained on domains {trained}; the held-out set has {missing}")
-    return {d: trained.index(d) for d in domains}
 
 
 def fid_kid(real: np.ndarray | str, outputs: torch.Tensor, device: torch.device) -> dict:

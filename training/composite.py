@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import random
-import shutil
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter
 
+from sensorium.atomic import write_atomic
 from sensorium.data import list_samples, sample_providers, save_sample
 from sensorium.images import IMAGE_SUFFIXES, ImageError, center_crop_square, load_image
 
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> dict:
     for path, domain in samples:
         dst_dir = args.out / (domain if path.parent != args.data else "")
         dst_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, dst_dir / path.name)
+        write_atomic(dst_dir / path.name, path.read_bytes())  # a kill never leaves half a sample
         report["originals"] += 1
         with np.load(path) as data:
             image = data["image"]

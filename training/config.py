@@ -52,7 +52,7 @@ class TrainConfig:
     ema_start: int = 0  # EMA copies the weights until this step
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 on CUDA, fp32 on CPU
     channels_last: bool = True  # on CUDA only
-    compile: bool = False  # torch.compile the generator step (CUDA)
+    compile: bool = False  # torch.compile G, D and the perceptual net (an R1 step runs D uncompiled)
     seed: int = 0
     num_workers: int = 0  # threads decoding an on-disk set's batches (0 = min(8, CPUs))
     data_placement: Literal["auto", "memory", "disk"] = "auto"  # auto: in (GPU) memory up to 4 GiB decoded

@@ -28,7 +28,7 @@ import torch
 from sensorium.backbones import INCEPTION_V3
 from sensorium.data import SenseDataset
 from sensorium.images import tensor_to_pil
-from sensorium.model import Sensorium
+from sensorium.model import CheckpointError, Sensorium
 
 from .lpips_metric import LPIPS, load_lpips
 from .metrics import color_distance, frechet_distance, kernel_inception_distance, psnr, ssim
@@ -43,10 +43,23 @@ def inception_net(device: str) -> torch.nn.Module | str:
         state = INCEPTION_V3.load_state_dict("FID/KID")
     except FileNotFoundError as exc:
         return str(exc)
-    net = inception_v3(weights=None, aux_logits=True, init_weights=False)
+    # transform_input: the Google weights want [-1, 1]; torchvision's own builder sets it for them,
+    # and it maps the ImageNet-normalised input below to that scale.
+    net = inception_v3(weights=None, aux_logits=True, init_weights=False, transform_input=True)
     net.load_state_dict(state)
     net.fc = torch.nn.Identity()
     return net.eval().to(device)
+
+
+def style_heads(model: Sensorium, domains: list[str], name: str) -> dict[str, int]:
+    """Held-out domain name → style-encoder head, matched by the names the export was trained on."""
+    if model.config.num_domains == 1:
+        return {d: 0 for d in domains}
+    trained = list(model.info.domains)
+    missing = [d for d in domains if d not in trained]
+    if missing:
+        raise SystemExit(f"checkpoint {name} was trained on domains {trained}; the held-out set has {missing}")
+    return {d: trained.index(d) for d in domains}
 
 
 @functools.lru_cache(maxsize=4)
@@ -117,13 +130,22 @@ def layout_features(images: torch.Tensor, size: int = 32) -> torch.Tensor:
     return grey / grey.norm(dim=1, keepdim=True).clamp_min(1e-6)
 
 
-def memorisation(outputs: torch.Tensor, contents: torch.Tensor, train_images: torch.Tensor) -> dict[str, float]:
+def train_layout_features(train: SenseDataset, chunk: int = 256) -> torch.Tensor:
+    """`layout_features` of a whole training set, read `chunk` images at a time: 32² features of
+    CelebA-HQ's 28k images are 115 MB, the images themselves as float32 22 GB."""
+    n = len(train)
+    return torch.cat([layout_features(train.batch(range(i, min(i + chunk, n)))["image"]) for i in range(0, n, chunk)])
+
+
+def memorisation(outputs: torch.Tensor, contents: torch.Tensor, train_images: torch.Tensor | None = None,
+                 train_features: torch.Tensor | None = None) -> dict[str, float]:  # fmt: skip
     """How often an output shows a *training* image's layout rather than its own content's.
 
     margin = d(output, own content) - min over training images d(output, train), in layout features;
     `memorisation_fraction` is the share of outputs with margin > 0 (nearer to some training image:
     a memorised background or pose), `memorisation_margin` the mean margin (lower is better)."""
-    f_out, f_own, f_train = layout_features(outputs), layout_features(contents), layout_features(train_images)
+    f_out, f_own = layout_features(outputs), layout_features(contents)
+    f_train = train_features if train_features is not None else layout_features(train_images)
     own = (f_out - f_own).norm(dim=1)
     nearest = torch.cdist(f_out, f_train).min(dim=1).values
     margin = own - nearest
@@ -141,13 +163,17 @@ def evaluate(checkpoint: str, data: str, out: Path, pairs: int = 64, seed: int =
     g = torch.Generator().manual_seed(seed)
     content_idx = torch.randint(n, (pairs,), generator=g)
     style_idx = (content_idx + torch.randint(1, max(n, 2), (pairs,), generator=g)) % n
+    if len(ds.domains) > 1 and cfg.num_domains > 1:
+        raise SystemExit(f"{data} holds domains {ds.domains}: evaluate one domain's folder, or run "
+                         "python -m training.compare, which pairs each direction with its style heads")  # fmt: skip
+    head = style_heads(model, ds.domains, str(checkpoint))[ds.domains[0]]  # the held-out domain's own head
     ds.to(dev)
-    metrics, paired_outputs = pair_metrics(model, ds, content_idx, style_idx)
+    metrics, paired_outputs = pair_metrics(model, ds, content_idx, style_idx, head, head)
     metrics = {"checkpoint": str(checkpoint), "data": str(data), "pairs": pairs, "images": n, **metrics}
     if train_data:
         train = SenseDataset(train_data, cfg.modalities)
-        train_images = train.batch(range(len(train)))["image"]
-        metrics.update(memorisation(paired_outputs, ds.batch(content_idx)["image"].cpu(), train_images))
+        metrics.update(memorisation(paired_outputs, ds.batch(content_idx)["image"].cpu(),
+                                    train_features=train_layout_features(train)))  # fmt: skip
     if senses:
         held = ds.batch(content_idx)
         metrics["content_consistency"] = content_consistency(paired_outputs, held["maps"].cpu(), held["presence"].cpu(),
@@ -215,10 +241,16 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--no-senses", action="store_true", help="skip content consistency (needs the senses)")
     p.add_argument("--train-data", help="the training set, to measure memorisation against")
     args = p.parse_args(argv)
+    if args.pairs < 1:
+        p.error("--pairs must be at least 1")
+    if args.train_data and not Path(args.train_data).is_dir():  # else its error would name --data
+        p.error(f"--train-data {args.train_data}: no such folder")
     try:
         metrics = evaluate(args.checkpoint, args.data, args.out, args.pairs, args.seed, args.device,
                            not args.no_senses, args.train_data)  # fmt: skip
-    except FileNotFoundError as exc:  # a wrong --data: one line, not a traceback
+    except CheckpointError as exc:  # a wrong checkpoint path or a broken export: one line
+        raise SystemExit(f"{args.checkpoint}: {exc}") from None
+    except FileNotFoundError as exc:  # no samples in --data: one line, not a traceback
         raise SystemExit(f"--data {args.data}: {exc}") from exc
     print(json.dumps(metrics, indent=2))
     return metrics

@@ -10,7 +10,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import torch
+
+from sensorium.atomic import atomic_dir
 from sensorium.data import SenseDataset
+from sensorium.discriminator import MultiscaleDiscriminator
 from sensorium.model import Sensorium
 
 from . import checkpoint
@@ -28,7 +32,13 @@ def export_state(state_path: Path, out: Path, data: str | None = None) -> Path:
     fit_style_statistics(model.eval(), dataset)  # the style Gaussian of this step's style space
     meta = dataset_info(dataset, cfg.model.modalities).replace(
         steps=int(state["step"]), data=str(data or cfg.data), extra={"exported_from": state_path.name})
-    return model.save_pretrained(out, metadata=meta)
+    disc = MultiscaleDiscriminator.from_config(cfg.model)
+    disc.load_state_dict(state["disc"], strict=True)
+    dtype = torch.float16 if cfg.export_dtype == "float16" else None
+    with atomic_dir(out) as folder:  # the discriminator too, so --init_from on this export warm-starts D
+        model.save_pretrained(folder, dtype=dtype, metadata=meta)
+        checkpoint.save_discriminator(disc, folder, dtype)
+    return out
 
 
 def main(argv: list[str] | None = None) -> Path:

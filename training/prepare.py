@@ -162,6 +162,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if (args.images is None) == (args.dataset is None):
         parser.error("give either an image folder or --dataset")
+    if args.images is not None and not Path(args.images).is_dir():
+        parser.error(f"{args.images}: no such folder")
     source: ImageCollection = (
         FolderCollection(args.images)
         if args.dataset is None
@@ -172,8 +174,10 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error("--sense-batch must be at least 1")
     workers = args.workers or (1 if args.sense_device.startswith("cuda") else max(1, os.cpu_count() or 1))
     senses = [s for s in args.senses.split(",") if s]
-    if not senses:
-        parser.error(f"--senses names no modality; known: {', '.join(DEFAULT_MODALITIES)}")
+    unknown = [s for s in [*senses, *(r for r in args.require.split(",") if r)] if s not in DEFAULT_MODALITIES]
+    if not senses or unknown:
+        parser.error(f"--senses / --require: {'unknown ' + ', '.join(unknown) if unknown else 'no modality'}; "
+                     f"known: {', '.join(DEFAULT_MODALITIES)}")  # fmt: skip
     require = [s for s in args.require.split(",") if s]
     jobs, already = [], 0
     for item in source.items()[: args.limit]:

@@ -106,12 +106,18 @@ def disc_inputs(batch: Batch, real: torch.Tensor, rec: torch.Tensor, paired: tor
     return x, c, domains
 
 
+def r1_due(cfg: TrainConfig, step: int) -> bool:
+    """Whether `step`'s D step adds lazy R1 (every `r1_every` steps): its double backward cannot run
+    through torch.compile, so train.py runs that step's D uncompiled."""
+    return cfg.r1_gamma > 0 and step % cfg.r1_every == 0
+
+
 def d_step(d: nn.Module, batch: Batch, rec: torch.Tensor, paired: torch.Tensor, cond: torch.Tensor | None,
            cfg: TrainConfig, step: int, autocast, lecam: LeCam | None = None) -> tuple[torch.Tensor, dict]:  # fmt: skip
     """Discriminator hinge loss on real vs (reconstructions, random pairs); lazy R1 and LeCam when
     enabled. `rec`, `paired` are this step's generator outputs: detached here, so D's loss never
     reaches G. `cond` is None for an unconditional D (`model.disc_conditional: false`)."""
-    use_r1 = cfg.r1_gamma > 0 and step % cfg.r1_every == 0
+    use_r1 = r1_due(cfg, step)
     real = batch.image.detach().requires_grad_(use_r1)
     b = real.shape[0]
     x, c, domains = disc_inputs(batch, real, rec.detach(), paired.detach(), cond, batch.aug_d)

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from sensorium.atomic import write_atomic
+from sensorium.atomic import atomic_dir, write_atomic
 from sensorium.checkpoint_info import CheckpointInfo
 from sensorium.conditioning import expand_presence
 from sensorium.config import ConfigError
@@ -45,6 +45,7 @@ from .steps import (
     g_step,
     generate_pair,
     optimizer_step,
+    r1_due,
     random_pairing,
     style_view,
 )
@@ -214,7 +215,8 @@ def main(argv: list[str] | None = None) -> Path:
 
         # Discriminator: real vs reconstructions and random pairs.
         disc.requires_grad_(True)
-        d_loss, d_stats = d_step(d_fwd, batch, rec, paired, cond, cfg, step, autocast, lecam)
+        d_net = d_train if r1_due(cfg, step) else d_fwd  # R1's double backward: not through torch.compile
+        d_loss, d_stats = d_step(d_net, batch, rec, paired, cond, cfg, step, autocast, lecam)
         ok = distributed.all_true(bool(torch.isfinite(d_loss)), info)  # one host sync per update
         d_norm = optimizer_step(opt_d, d_loss, disc.parameters(), cfg.grad_clip, ok)
 
@@ -267,8 +269,9 @@ def main(argv: list[str] | None = None) -> Path:
             device=describe_device(device), world_size=info.world_size, batch_size=cfg.batch_size * info.world_size,
             training_minutes=round(train_seconds() / 60, 1), init_from=started_from or None)  # fmt: skip
         dtype = torch.float16 if cfg.export_dtype == "float16" else None
-        ema.cpu().save_pretrained(export, dtype=dtype, metadata=meta)
-        checkpoint.save_discriminator(disc, export, dtype)
+        with atomic_dir(export) as folder:  # whole or not at all: scripts take model.safetensors as "done"
+            ema.cpu().save_pretrained(folder, dtype=dtype, metadata=meta)
+            checkpoint.save_discriminator(disc, folder, dtype)
         print(f"exported {export}", flush=True)
     logger.close()
     distributed.cleanup()

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from sensorium.atomic import write_atomic
 from sensorium.data import CACHE_SUFFIX, load_sample, sample_providers, save_sample
 
 
@@ -114,7 +115,7 @@ def build(domains: dict[str, list[Path]], val: int, out: Path, resolution: int |
             dst = out / part / name / f.name
             dst.parent.mkdir(parents=True, exist_ok=True)
             if resolution is None:
-                dst.write_bytes(f.read_bytes())
+                write_atomic(dst, f.read_bytes())  # a kill never leaves half a sample under its name
             else:
                 save_sample(dst, *resized(f, resolution), providers=sample_providers(f))  # senses travel on
             counts[part][name] = counts[part].get(name, 0) + 1
