@@ -67,7 +67,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     a folder of several files (an export: weights, config, discriminator) is never half new. A kill
     leaves the old folder (or, between the two renames, the old one as `.NAME.old-*`) and a stray
     temporary folder, never a mix."""
-    path = Path(path)
+    path = Path(path).resolve()  # "." has no name to put beside it
     tag = uuid.uuid4().hex[:12]
     tmp = path.with_name(f".{path.name}.tmp-{tag}")
     tmp.mkdir(parents=True)

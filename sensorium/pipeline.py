@@ -352,7 +352,10 @@ class TranslationPipeline:
         if not rows:
             return []
         stacked, presence = torch.cat([r[0] for r in rows]), torch.cat([r[1] for r in rows])
-        styles = style.to(self.device).reshape(1, self.config.style_dim).expand(len(rows), -1)
+        one = self.style_vectors(style)
+        if len(one) != 1:
+            raise UsageError(f"render_subsets takes one style vector, got {len(one)}.")
+        styles = one.expand(len(rows), -1)
         return self._generate(stacked, presence, styles)
 
     def _stack(self, content: Content, modalities: Sequence[str] | None,

@@ -231,6 +231,10 @@ def test_a_training_state_exports_like_the_final_export(data, tmp_path):
     for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.allclose(x, y, atol=1e-6), name  # the same EMA weights and style statistics
     assert b.info.steps == 2 and b.info.senses == {"edges": "edges-canny"}
+    assert (out / "discriminator.safetensors").is_file()  # so --init_from on it warm-starts D too
+    with pytest.raises(SystemExit, match="holds other files than an export"):  # the run's own folder, replaced whole
+        export_main([str(tmp_path / "checkpoints" / "state-00000002.pt"), "--out", str(tmp_path)])
+    assert (tmp_path / "checkpoints" / "state-00000002.pt").is_file()
 
 
 def test_the_demo_recipe_file_is_a_valid_config_with_the_demo_architecture():

@@ -60,16 +60,16 @@ def step_of(path: Path) -> int:
     return int(PATTERN.search(path.name).group(1))  # type: ignore[union-attr]
 
 
-def set_aside_after(directory: Path, step: int) -> list[Path]:
-    """Rename the states of steps after `step` (the resumed one: later ones failed to verify) to
-    `*.corrupt`, so neither pruning nor the next resume mistakes them for progress; → the new names."""
+def set_aside_after(directory: Path, step: int, suffix: str = "corrupt") -> list[Path]:
+    """Rename the states of steps after `step` (the resumed one) to `*.{suffix}`, so neither pruning
+    nor the next resume takes them for this run's progress; → the new names."""
     moved = []
     for path in list_states(directory):
         if step_of(path) > step:
             for part in (path, path.with_suffix(".pt.sha256")):
                 if part.exists():
-                    part.rename(part.with_name(part.name + ".corrupt"))
-            moved.append(path.with_name(path.name + ".corrupt"))
+                    part.rename(part.with_name(f"{part.name}.{suffix}"))
+            moved.append(path.with_name(f"{path.name}.{suffix}"))
     return moved
 
 
@@ -103,6 +103,8 @@ def load_latest_valid(directory: Path, map_location: str | torch.device = "cpu")
             return path, load_state(path, map_location)
         except CorruptCheckpoint as exc:
             print(f"warning: skipping corrupt checkpoint {exc}; trying the previous one", flush=True)
+        except FileNotFoundError:  # set aside by another rank meanwhile: it was not valid either
+            continue
     return None
 
 

@@ -176,10 +176,13 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
     import json
 
     resume = Path(args.resume)
-    run = Path(args.out) if hasattr(args, "out") else resume.parent.parent if args.resume != "latest" else Path(TrainConfig.out)
-    saved = run / RUN_CONFIG
-    if not saved.is_file():
+    runs = [Path(args.out)] if hasattr(args, "out") else [] if args.resume != "latest" else [Path(TrainConfig.out)]
+    if args.resume != "latest":
+        runs.append(resume.parent.parent)  # a fork into a new --out starts from the resumed run's config
+    saved = next((r / RUN_CONFIG for r in runs if (r / RUN_CONFIG).is_file()), None)
+    if saved is None:
         return {}
+    run = saved.parent
     try:
         base = json.loads(saved.read_text())
     except (OSError, ValueError) as exc:

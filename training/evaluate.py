@@ -164,9 +164,12 @@ def evaluate(checkpoint: str, data: str, out: Path, pairs: int = 64, seed: int =
     content_idx = torch.randint(n, (pairs,), generator=g)
     style_idx = (content_idx + torch.randint(1, max(n, 2), (pairs,), generator=g)) % n
     if len(ds.domains) > 1 and cfg.num_domains > 1:
-        raise SystemExit(f"{data} holds domains {ds.domains}: evaluate one domain's folder, or run "
-                         "python -m training.compare, which pairs each direction with its style heads")  # fmt: skip
-    head = style_heads(model, ds.domains, str(checkpoint))[ds.domains[0]]  # the held-out domain's own head
+        raise SystemExit(f"{data} holds domains {ds.domains}: evaluate one domain's folder (e.g. {data}/"
+                         f"{ds.domains[0]}), or run python -m training.compare, which pairs each direction "
+                         "with its style heads")  # fmt: skip
+    # The held-out domain's own style head; files straight in a domain's folder take its name.
+    domain = Path(data).name if ds.domains == ["default"] and cfg.num_domains > 1 else ds.domains[0]
+    head = style_heads(model, [domain], str(checkpoint))[domain]
     ds.to(dev)
     metrics, paired_outputs = pair_metrics(model, ds, content_idx, style_idx, head, head)
     metrics = {"checkpoint": str(checkpoint), "data": str(data), "pairs": pairs, "images": n, **metrics}

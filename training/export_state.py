@@ -22,6 +22,8 @@ from .config import TrainConfig
 from .style_statistics import fit_style_statistics
 from .train import dataset_info
 
+EXPORT_FILES = {"model.safetensors", "config.json", checkpoint.DISCRIMINATOR_NAME}
+
 
 def export_state(state_path: Path, out: Path, data: str | None = None) -> Path:
     state = checkpoint.load_state(state_path)
@@ -32,6 +34,9 @@ def export_state(state_path: Path, out: Path, data: str | None = None) -> Path:
     fit_style_statistics(model.eval(), dataset)  # the style Gaussian of this step's style space
     meta = dataset_info(dataset, cfg.model.modalities).replace(
         steps=int(state["step"]), data=str(data or cfg.data), extra={"exported_from": state_path.name})
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in EXPORT_FILES) if out.is_dir() else []
+    if foreign:  # the export replaces its folder whole: never a run's folder, with its checkpoints
+        raise SystemExit(f"--out {out} holds other files than an export ({', '.join(foreign[:3])}…): give a new folder")
     disc = MultiscaleDiscriminator.from_config(cfg.model)
     disc.load_state_dict(state["disc"], strict=True)
     dtype = torch.float16 if cfg.export_dtype == "float16" else None

@@ -49,7 +49,7 @@ class RunLogger:
         try:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(out / "tb"), purge_step=start or None)  # a resume drops the replayed steps
+            self.writer = SummaryWriter(str(out / "tb"), purge_step=start + 1 if start else None)  # a resume drops the replayed steps
         except Exception as exc:  # tensorboard is optional
             print(f"tensorboard unavailable ({exc}); logging to log.jsonl only", flush=True)
         try:

@@ -151,13 +151,16 @@ def main(argv: list[str] | None = None) -> Path:
         apply_optimiser_settings(cfg, opt_g, opt_d)  # the flags of this run, not the saved ones
         start = state["step"]
         seconds_before = float(state.get("train_seconds", 0.0))  # wall time of earlier processes
-        started_from = state.get("started_from")
+        started_from = state.get("started_from") or ({"source": cfg.init_from} if cfg.init_from else None)
         if "torch_rng" in state:
             torch.set_rng_state(state["torch_rng"].cpu())
         print(f"resumed from {path.name} at step {start}", flush=True)
-        if info.is_main:
-            for aside in checkpoint.set_aside_after(out / "checkpoints", start):
-                print(f"resume: set aside {aside.name}, which did not verify", flush=True)
+        if info.enabled:
+            torch.distributed.barrier()  # every rank has read its state before rank 0 renames any
+        if info.is_main:  # later states: unverified ("latest" picks the newest valid), or the timeline left behind
+            why, suffix = ("which did not verify", "corrupt") if resume == "latest" else ("a later step", "set-aside")
+            for aside in checkpoint.set_aside_after(out / "checkpoints", start, suffix):
+                print(f"resume: set aside {aside.name}, {why}", flush=True)
     elif cfg.init_from:
         started_from = warm_start.load_into(cfg.init_from, model, ema, disc)
         print(f"warm start from {cfg.init_from} (its step {started_from['steps']}, discriminator "

@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,8 +168,9 @@ def cached_graphs(model: Sensorium, export_missing: bool = True) -> Graphs:
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=PARTIAL_PREFIX))  # written whole, then moved in: never a half graph
     try:
         export(model, tmp)
-        if folder.is_dir() and not (enc.is_file() and gen.is_file()):
-            shutil.rmtree(folder, ignore_errors=True)  # a graph lost from the cache: replace the folder whole
+        if folder.is_dir() and not (enc.is_file() and gen.is_file()):  # a graph lost from the cache
+            with contextlib.suppress(OSError):  # moved aside in one rename (another process may be at it too)
+                os.replace(folder, folder.with_name(f"{PARTIAL_PREFIX}broken-{uuid.uuid4().hex[:8]}"))
         os.replace(tmp, folder)
     except OSError:
         if not (enc.is_file() and gen.is_file()):  # unless another process finished the same export first
