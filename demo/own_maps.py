@@ -14,6 +14,8 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from sensorium.modalities import FACE_PARSING_CLASSES
+
 from .inputs import guard_preprocess, pretty
 from .state import DemoState
 
@@ -50,7 +52,7 @@ EDITABLE = ("person", "edges", "face_parsing", "segmentation", "depth")  # where
 HELP = {
     "person": "Paint black to take away from the person (e.g. an arm), orange or white to add.",
     "edges": "Draw white lines to add edges, black (or the eraser) to remove them.",
-    "face_parsing": "Paint face regions in their colours: skin, brows, eyes, irises, lips, mouth, person, background.",
+    "face_parsing": f"Paint face regions in their colours: {', '.join(FACE_PARSING_CLASSES)}.",
     "segmentation": "Paint scene labels in the label colours; black is no label.",
     "depth": "Paint nearer in red, farther in blue (the turbo scale), or in grey levels (white = near).",
 }

@@ -97,8 +97,9 @@ class TrainConfig:
                      "lambda_sense_person", "lambda_sense_landmarks"):  # fmt: skip
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name, allowed in (("perceptual", ("auto", "imagenet", "random", "random-legacy", "mediapipe", "none")),
-                              ("precision", ("auto", "fp32", "bf16")), ("export_dtype", ("float32", "float16"))):  # fmt: skip
+        hints = typing.get_type_hints(type(self))
+        for name in ("perceptual", "precision", "export_dtype"):  # the allowed values are the Literal's
+            allowed = typing.get_args(hints[name])
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
 

@@ -180,7 +180,15 @@ def main(argv: list[str] | None = None) -> dict:
                      f"known: {', '.join(DEFAULT_MODALITIES)}")  # fmt: skip
     require = [s for s in args.require.split(",") if s]
     jobs, already = [], 0
-    for item in source.items()[: args.limit]:
+    items = source.items()[: args.limit]
+    sources: dict[Path, list[str]] = {}  # sample file → the images that would write it
+    for item in items:
+        sources.setdefault(args.out / item.domain / (item.key + ".npz"), []).append(str(item.label))
+    clashes = [names for names in sources.values() if len(names) > 1]
+    if clashes:  # a sample is named by the image's stem: face/a/x.jpg and face/b/x.png would share one
+        parser.error(f"{len(clashes)} samples would come from more than one image, e.g. {' and '.join(clashes[0][:2])}: "
+                     "give the images distinct names")  # fmt: skip
+    for item in items:
         dst = args.out / item.domain / (item.key + ".npz")
         if dst.exists():
             already += 1  # resumable: a finished file is never redone
