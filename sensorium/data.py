@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import zipfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,10 +40,21 @@ def save_sample(path: Path, image: np.ndarray, maps: Mapping[str, torch.Tensor],
         np.savez_compressed(tmp, **arrays)
 
 
+class SampleError(ValueError):
+    """A prepared sample that cannot be used (damaged, or of another size than the set); the message
+    names the file and what to do."""
+
+
 def load_sample(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    with np.load(path) as data:
-        image = data["image"]
-        maps = {k[4:]: data[k] for k in data.files if k.startswith("map_")}
+    try:
+        with np.load(path) as data:  # allow_pickle stays False: a sample can never run code
+            image = data["image"]
+            maps = {k[4:]: data[k] for k in data.files if k.startswith("map_")}
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise SampleError(f"{path}: not a readable prepared sample ({type(exc).__name__}: {exc}); "
+                          "delete it and run training/prepare.py again") from None  # fmt: skip
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise SampleError(f"{path}: its image has shape {image.shape}, not (H, W, 3)")
     return image, maps
 
 
@@ -87,7 +99,9 @@ class SenseDataset(Dataset):
         self.domain_ids = [self.domains.index(d) for f, d in samples if d in self.domains]
         self.domain_tensor = torch.tensor(self.domain_ids)
         self.device = torch.device("cpu")
+        self._size: tuple[int, int] | None = None  # every sample's (H, W): the first one's
         first = self._decode(self.files[0])
+        self._size = tuple(first[0].shape[1:])
         if in_memory is None:
             per_sample = first[0].numel() + first[1].numel()
             in_memory = per_sample * len(self.files) <= memory_budget
@@ -104,13 +118,20 @@ class SenseDataset(Dataset):
             self.presence = torch.stack([self._presence(f) for f in self.files])
 
     def _presence(self, path: Path) -> torch.Tensor:
-        with np.load(path) as data:
-            names = {k[4:] for k in data.files if k.startswith("map_")}
+        try:
+            with np.load(path) as data:
+                names = {k[4:] for k in data.files if k.startswith("map_")}
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+            raise SampleError(f"{path}: not a readable prepared sample ({type(exc).__name__}); "
+                              "delete it and run training/prepare.py again") from None  # fmt: skip
         return torch.tensor([1.0 if m in names else 0.0 for m in self.modalities])
 
     def _decode(self, path: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         image, maps = load_sample(path)
         h, w = image.shape[:2]
+        if self._size is not None and (h, w) != self._size:
+            raise SampleError(f"{path} is {h}×{w} px but {self.files[0].name} is {self._size[0]}×{self._size[1]}: "
+                              "prepare the whole set at one --resolution")  # fmt: skip
         parts, presence = [], []
         for name in self.modalities:
             c = MODALITIES[name].channels

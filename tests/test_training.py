@@ -284,3 +284,22 @@ def test_a_fresh_start_into_a_run_with_checkpoints_is_refused_and_the_log_keeps_
     log.write_text("".join(json.dumps({"step": s}) + "\n" for s in range(1, 6)) + '{"step": 6, "los')  # cut by a kill
     drop_after(log, 3)
     assert [r["step"] for r in read_log(tmp_path)] == [1, 2, 3]
+
+
+def test_a_damaged_or_other_sized_sample_is_one_line_naming_the_file(data, tmp_path):
+    import shutil
+
+    import numpy as np
+
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    files = sorted(copy.rglob("*.npz"))
+    files[1].write_bytes(files[1].read_bytes()[:200])  # a copy cut short
+    with pytest.raises(SystemExit, match=rf"{files[1].name}: not a readable prepared sample"):
+        train_main(run_args(copy, tmp_path / "run", 1))
+    with np.load(files[0]) as sample:
+        small = {k: sample[k] for k in sample.files}
+    small["image"] = small["image"][: small["image"].shape[0] // 2]  # half as tall as the rest
+    np.savez(files[1], **small)
+    with pytest.raises(SystemExit, match=r"prepare the whole set at one --resolution"):
+        train_main(run_args(copy, tmp_path / "run", 1))

@@ -22,7 +22,7 @@ from sensorium.atomic import atomic_dir, write_atomic
 from sensorium.checkpoint_info import CheckpointInfo
 from sensorium.conditioning import expand_presence
 from sensorium.config import ConfigError
-from sensorium.data import SenseDataset, augment, line_channels
+from sensorium.data import SampleError, SenseDataset, augment, line_channels
 from sensorium.discriminator import MultiscaleDiscriminator
 from sensorium.losses import LeCam, VGGPerceptualLoss
 from sensorium.model import Sensorium
@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> Path:
         dataset = SenseDataset(cfg.data, cfg.model.modalities, in_memory=in_memory, decode_threads=cfg.num_workers)
     except FileNotFoundError as exc:  # a wrong --data: one line, not a traceback
         raise SystemExit(f"--data {cfg.data}: {exc}") from exc
+    except SampleError as exc:  # a damaged sample, or one of another size
+        raise SystemExit(f"--data: {exc}") from None
     if len(dataset.domains) != cfg.model.num_domains:
         raise SystemExit(f"data has domains {dataset.domains} but model.num_domains={cfg.model.num_domains}")
     side = int(dataset[0]["image"].shape[-1])
@@ -330,5 +332,5 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     try:
         main()
-    except ConfigError as exc:  # a flag or YAML value out of range: one line, as argparse's own errors
+    except (ConfigError, SampleError) as exc:  # a bad flag or YAML value; a sample damaged on disk mid-run
         raise SystemExit(f"training.train: error: {exc}") from None
