@@ -14,7 +14,7 @@ from training.prepare import main as prepare_main
 from training.train import main as train_main
 
 
-def test_prepare_reports_corrupt_and_tiny_files_and_carries_on(tmp_path):
+def test_prepare_reports_corrupt_and_tiny_files_and_carries_on(tmp_path, capsys):
     from skimage import data
 
     src = tmp_path / "images"
@@ -38,6 +38,9 @@ def test_prepare_reports_corrupt_and_tiny_files_and_carries_on(tmp_path):
     # Two spawned workers: pins the hang of forked workers inside a threaded process (pytest, the app).
     again = prepare_main([str(src), "--out", str(out), "--resolution", "64", "--senses", "edges,person", "--workers", "2"])
     assert again["already_done"] == 2 and len(again["done"]) == 1  # resumable: only the new image
+    with pytest.raises(SystemExit):  # resuming at another size would leave a set of two sizes
+        prepare_main([str(src), "--out", str(out), "--resolution", "32", "--senses", "edges"])
+    assert "already holds samples of 64×64 px" in capsys.readouterr().err
 
 
 @pytest.mark.slow

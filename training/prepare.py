@@ -120,6 +120,19 @@ def sense_device(name: str) -> str:
     return name
 
 
+def resume_mismatch(sample: Path, resolution: int) -> str:
+    """How a sample already in the output folder differs from what this run writes ('' if not): a
+    rerun at another resolution would leave a set of two sizes, which training refuses."""
+    from sensorium.data import SampleError, load_sample
+
+    try:
+        image, _ = load_sample(sample)
+    except SampleError:
+        return ""  # a damaged one is training's to report, by name
+    h, w = image.shape[:2]
+    return "" if (h, w) == (resolution, resolution) else f"of {w}×{h} px ({sample.name}), not {resolution}×{resolution}"
+
+
 def describe_senses(senses: list[str], device: str) -> dict[str, str]:
     """modality → the provider that will fill it on `device` (with "batched" for a port), or why
     none can: printed before the run and kept in the report."""
@@ -188,6 +201,11 @@ def main(argv: list[str] | None = None) -> dict:
     if clashes:  # a sample is named by the image's stem: face/a/x.jpg and face/b/x.png would share one
         parser.error(f"{len(clashes)} samples would come from more than one image, e.g. {' and '.join(clashes[0][:2])}: "
                      "give the images distinct names")  # fmt: skip
+    done = next((dst for dst in sources if dst.exists()), None)
+    if done is not None:  # resuming: the files already there must be what this run would write
+        mismatch = resume_mismatch(done, args.resolution)
+        if mismatch:
+            parser.error(f"{args.out} already holds samples {mismatch}; give the same --resolution or another --out")
     for item in items:
         dst = args.out / item.domain / (item.key + ".npz")
         if dst.exists():
