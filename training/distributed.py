@@ -47,6 +47,16 @@ def all_true(flag: bool, info: DistInfo) -> bool:
     return bool(t.item())
 
 
+def same_on_all(value: int, info: DistInfo) -> bool:
+    """Whether every rank holds the same `value` (e.g. the step it resumed from: with node-local
+    run folders, ranks could resume from different steps and train out of step)."""
+    if not info.enabled:
+        return True
+    t = torch.tensor([value, -value], dtype=torch.float64, device=info.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return t[0].item() == value == -t[1].item()
+
+
 def weights_checksum(module: torch.nn.Module, info: DistInfo) -> list[float]:
     """Sum of |w| over all parameters on every rank (one float per rank): equal when in sync."""
     local = torch.stack([p.detach().double().abs().sum() for p in module.parameters()]).sum().reshape(1)

@@ -157,16 +157,19 @@ def main(argv: list[str] | None = None) -> Path:
         if "torch_rng" in state:
             torch.set_rng_state(state["torch_rng"].cpu())
         print(f"resumed from {path.name} at step {start}", flush=True)
-        if info.enabled:
-            torch.distributed.barrier()  # every rank has read its state before rank 0 renames any
-        if info.is_main:  # later states: unverified ("latest" picks the newest valid), or the timeline left behind
-            why, suffix = ("which did not verify", "corrupt") if resume == "latest" else ("a later step", "set-aside")
-            for aside in checkpoint.set_aside_after(out / "checkpoints", start, suffix):
-                print(f"resume: set aside {aside.name}, {why}", flush=True)
     elif cfg.init_from:
         started_from = warm_start.load_into(cfg.init_from, model, ema, disc)
         print(f"warm start from {cfg.init_from} (its step {started_from['steps']}, discriminator "
               f"{'loaded' if started_from['discriminator'] else 'random'})", flush=True)  # fmt: skip
+    # A collective every rank joins, resumed or not: it also holds rank 0's renames below until each
+    # rank has read its state.
+    if not distributed.same_on_all(start, info):
+        raise SystemExit(f"rank {info.rank} resumed at step {start}, another rank elsewhere: give every node "
+                         "the same --out (a shared folder) or the same checkpoints")  # fmt: skip
+    if found is not None and info.is_main:  # later states: unverified ("latest" picks the newest valid), or left behind
+        why, suffix = ("which did not verify", "corrupt") if resume == "latest" else ("a later step", "set-aside")
+        for aside in checkpoint.set_aside_after(out / "checkpoints", start, suffix):
+            print(f"resume: set aside {aside.name}, {why}", flush=True)
     if info.is_main:  # once the run is known to start: a failed resume leaves the run's config as it was
         write_atomic(out / RUN_CONFIG, json.dumps(cfg.to_dict(), indent=2).encode())
 
