@@ -292,7 +292,7 @@ def map_gallery(state: DemoState, maps: Extraction, use: Sequence[str], strength
         strength = strengths.get(m, DEFAULT_STRENGTH)
         if m not in use or strength <= 0:
             caption += " · off"
-        elif strength != 1.0:
+        elif strength != DEFAULT_STRENGTH:
             caption += f" · ×{strength:.2f}"
         if maps[m].note:
             caption += f" · {maps[m].note}"

@@ -40,39 +40,41 @@ def unreadable_upload(payload) -> str:
     return "That file is not an image we can read. Please upload a JPEG, PNG or WebP."
 
 
+def _when_conversion_fails(component: gr.components.Component,
+                           instead: Callable[[object, Exception], object]) -> gr.components.Component:  # fmt: skip
+    """`component`, whose preprocess hands the handlers `instead(payload, error)` where gradio's own
+    conversion fails. Wraps the instance's preprocess (not a subclass: gradio writes a .pyi for every
+    subclass)."""
+    plain = component.preprocess
+
+    def preprocess(payload):
+        try:
+            return plain(payload)
+        except Exception as exc:
+            failed = exc
+        return instead(payload, failed)  # outside the except: a raised gr.Error carries no gradio traceback
+
+    component.preprocess = preprocess
+    return component
+
+
 def lenient(component: gr.components.Component) -> gr.components.Component:
     """An API input whose value gradio's conversion refuses (a number sent as text, a domain by name,
     null for "all", one modality as a string) reaches the handler as sent: its checks take it, or
     say why in a sentence, where gradio would answer a bare "Error"."""
-    plain = component.preprocess
-
-    def preprocess(payload):
-        try:
-            return plain(payload)
-        except Exception:
-            return payload
-
-    component.preprocess = preprocess
-    return component
+    return _when_conversion_fails(component, lambda payload, _: payload)
 
 
 def guard_preprocess(component: gr.components.Component, on_failure: Callable[[str], object]):
     """Make `component` hand `on_failure(message)`'s value to the handlers, instead of gradio's bare
-    "Error", when it cannot convert an upload. Wraps the instance's preprocess (not a subclass:
-    gradio writes a .pyi for every subclass)."""
-    plain = component.preprocess
+    "Error", when it cannot convert an upload (a gr.Error of gradio's own passes as it is)."""
 
-    def preprocess(payload):
-        try:
-            return plain(payload)
-        except gr.Error:
-            raise
-        except Exception:
-            message = unreadable_upload(payload)
-        return on_failure(message)  # outside the except: a raised gr.Error carries no gradio traceback
+    def instead(payload, error: Exception):
+        if isinstance(error, gr.Error):
+            raise error
+        return on_failure(unreadable_upload(payload))
 
-    component.preprocess = preprocess
-    return component
+    return _when_conversion_fails(component, instead)
 
 
 def load_upload(state: DemoState, source, role: str) -> LoadedImage:

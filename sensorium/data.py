@@ -11,8 +11,9 @@ import os
 import threading
 import zipfile
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -45,14 +46,21 @@ class SampleError(ValueError):
     names the file and what to do."""
 
 
-def load_sample(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+@contextmanager
+def _opened(path: Path) -> Iterator[np.lib.npyio.NpzFile]:
+    """The sample's archive; whatever goes wrong reading it becomes a SampleError naming the file."""
     try:
         with np.load(path) as data:  # allow_pickle stays False: a sample can never run code
-            image = data["image"]
-            maps = {k[4:]: data[k] for k in data.files if k.startswith("map_")}
+            yield data
     except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise SampleError(f"{path}: not a readable prepared sample ({type(exc).__name__}: {exc}); "
                           "delete it and run training/prepare.py again") from None  # fmt: skip
+
+
+def load_sample(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    with _opened(path) as data:
+        image = data["image"]
+        maps = {k[4:]: data[k] for k in data.files if k.startswith("map_")}
     if image.ndim != 3 or image.shape[2] != 3:
         raise SampleError(f"{path}: its image has shape {image.shape}, not (H, W, 3)")
     return image, maps
@@ -118,12 +126,8 @@ class SenseDataset(Dataset):
             self.presence = torch.stack([self._presence(f) for f in self.files])
 
     def _presence(self, path: Path) -> torch.Tensor:
-        try:
-            with np.load(path) as data:
-                names = {k[4:] for k in data.files if k.startswith("map_")}
-        except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
-            raise SampleError(f"{path}: not a readable prepared sample ({type(exc).__name__}); "
-                              "delete it and run training/prepare.py again") from None  # fmt: skip
+        with _opened(path) as data:
+            names = {k[4:] for k in data.files if k.startswith("map_")}
         return torch.tensor([1.0 if m in names else 0.0 for m in self.modalities])
 
     def _decode(self, path: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -104,15 +104,12 @@ class TranslationPipeline:
         if self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
         self._styles: LRU[torch.Tensor] = LRU(style_cache, max_bytes=STYLE_CACHE_BYTES)
-        self._runtime_choice = runtime_name(runtime)  # the argument, else $SENSORIUM_RUNTIME, else "auto"
-        if self.bf16 and self.device.type == "cpu" and self._runtime_choice != "eager":  # fused, onnx: fp32 only
-            asked = self._runtime_choice
-            self._runtime_choice = "eager"
-            self.runtime, self.runtime_note = load_runtime(self.model, "eager")
-            if asked != "auto":
-                self.runtime_note = f"Runtime: eager, because {asked} runs fp32 only and bf16 was asked for."
-        else:
-            self.runtime, self.runtime_note = load_runtime(self.model, self._runtime_choice)
+        asked = runtime_name(runtime)  # the argument, else $SENSORIUM_RUNTIME, else "auto"
+        fp32_only = self.bf16 and self.device.type == "cpu" and asked != "eager"  # fused and onnx run fp32 only
+        self._runtime_choice = "eager" if fp32_only else asked
+        self.runtime, self.runtime_note = load_runtime(self.model, self._runtime_choice)
+        if fp32_only and asked != "auto":
+            self.runtime_note = f"Runtime: eager, because {asked} runs fp32 only and bf16 was asked for."
         self._rendered_on = threading.local()  # the runtime each thread's last render ran on
         self._contents = ContentCache()
         self.name = name  # the checkpoint it came from, for status lines

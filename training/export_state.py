@@ -15,14 +15,14 @@ import torch
 from sensorium.atomic import atomic_dir
 from sensorium.data import SenseDataset
 from sensorium.discriminator import MultiscaleDiscriminator
-from sensorium.model import Sensorium
+from sensorium.model import CONFIG_NAME, WEIGHTS_NAME, Sensorium
 
 from . import checkpoint
 from .config import TrainConfig
 from .style_statistics import fit_style_statistics
 from .train import dataset_info
 
-EXPORT_FILES = {"model.safetensors", "config.json", checkpoint.DISCRIMINATOR_NAME}
+EXPORT_FILES = {WEIGHTS_NAME, CONFIG_NAME, checkpoint.DISCRIMINATOR_NAME}
 
 
 def export_state(state_path: Path, out: Path, data: str | None = None) -> Path:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from sensorium.atomic import write_atomic
 from sensorium.conditioning import expand_presence
 from sensorium.config import ModelConfig
 
@@ -32,8 +33,6 @@ def drop_after(path: Path, step: int) -> None:
                 kept.append(line)
         except (ValueError, KeyError, TypeError):
             continue
-    from sensorium.atomic import write_atomic
-
     write_atomic(path, "".join(f"{line}\n" for line in kept).encode())
 
 

@@ -194,9 +194,10 @@ def main(argv: list[str] | None = None) -> dict:
     require = [s for s in args.require.split(",") if s]
     jobs, already = [], 0
     items = source.items()[: args.limit]
+    destinations = [args.out / item.domain / (item.key + ".npz") for item in items]
     sources: dict[Path, list[str]] = {}  # sample file → the images that would write it
-    for item in items:
-        sources.setdefault(args.out / item.domain / (item.key + ".npz"), []).append(str(item.label))
+    for item, dst in zip(items, destinations, strict=True):
+        sources.setdefault(dst, []).append(str(item.label))
     clashes = [names for names in sources.values() if len(names) > 1]
     if clashes:  # a sample is named by the image's stem: face/a/x.jpg and face/b/x.png would share one
         parser.error(f"{len(clashes)} samples would come from more than one image, e.g. {' and '.join(clashes[0][:2])}: "
@@ -206,8 +207,7 @@ def main(argv: list[str] | None = None) -> dict:
         mismatch = resume_mismatch(done, args.resolution)
         if mismatch:
             parser.error(f"{args.out} already holds samples {mismatch}; give the same --resolution or another --out")
-    for item in items:
-        dst = args.out / item.domain / (item.key + ".npz")
+    for item, dst in zip(items, destinations, strict=True):
         if dst.exists():
             already += 1  # resumable: a finished file is never redone
             continue

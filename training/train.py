@@ -91,8 +91,9 @@ def main(argv: list[str] | None = None) -> Path:
     autocast = lambda: precision_autocast(device, bf16)  # noqa: E731
     memory_format = torch.channels_last if (cfg.channels_last and device.type == "cuda") else torch.contiguous_format
     resume = getattr(args, "resume", None)
-    if not resume and checkpoint.list_states(out / "checkpoints"):  # a restart that forgot --resume
-        raise SystemExit(f"{out} holds the checkpoints of a run (latest {checkpoint.list_states(out / 'checkpoints')[-1].name}): "
+    existing = [] if resume else checkpoint.list_states(out / "checkpoints")
+    if existing:  # a restart that forgot --resume
+        raise SystemExit(f"{out} holds the checkpoints of a run (latest {existing[-1].name}): "
                          "add --resume latest to continue it, or give another --out")  # fmt: skip
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)

@@ -39,8 +39,9 @@ def run(args: argparse.Namespace) -> int:
     strengths = parse_strengths(args.strength, pipe)
     style = pipe.style(style, args.resolution, parse_domain(args.domain, pipe))  # once, for the whole clip
     known = [n for n in (info.frames, args.max_frames) if n]
-    prepare_faster_runtime(pipe, min(known) if known else None)  # every frame is a new content
-    with progress_bar(min(known) if known else None, "frame") as bar:
+    frames = min(known) if known else None
+    prepare_faster_runtime(pipe, frames)  # every frame is a new content
+    with progress_bar(frames, "frame") as bar:
         report = translate_video(
             pipe, args.video, style, args.out, modalities=modalities, strengths=strengths, smooth=args.smooth,
             resolution=args.resolution, max_frames=args.max_frames, input_size=args.input_size,

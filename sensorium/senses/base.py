@@ -49,12 +49,6 @@ class SenseMap:
     extras: dict = field(default_factory=dict)
 
 
-def as_rgb(image: Image.Image) -> Image.Image:
-    """RGB view of any PIL image, converted as uploads are (transparency over white, not black;
-    16-bit scaled, not clipped)."""
-    return to_rgb(image)
-
-
 class Sense(ABC):
     """An extractor for one modality.
 
@@ -103,7 +97,7 @@ class Sense(ABC):
     def __call__(self, image: Image.Image, size: tuple[int, int] | None = None) -> SenseMap:
         """Extract the map of one RGB image at `size` (H, W); defaults to the image size."""
         self.load(self.device)
-        image = as_rgb(image)
+        image = to_rgb(image)
         size = size or (image.height, image.width)
         out = self._extract(image, size)
         assert out.tensor.shape == (self.channels, *size), (self.name, tuple(out.tensor.shape))
@@ -116,7 +110,7 @@ class Sense(ABC):
         """Maps of several RGB images at one `size` (H, W), in order: one batch through the network
         for a `batched` sense, one image after another for the others (the same maps either way)."""
         self.load(self.device)
-        images = [as_rgb(image) for image in images]
+        images = [to_rgb(image) for image in images]
         outs = self._extract_batch(images, size) if self.batched else [self._extract(im, size) for im in images]
         for out in outs:
             assert out.tensor.shape == (self.channels, *size), (self.name, tuple(out.tensor.shape))

@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ..images import to_rgb
 from ..modalities import FACE_PARSING_CLASSES, MODALITIES
-from .base import SenseMap, as_rgb
+from .base import SenseMap
 from .colour_decode import channel_colours, distinct, is_grey, nearest, snapped_share
 from .face_landmarks import FACE_PART_COLORS
 from .face_parsing import FACE_PARSING_COLORS, face_parsing_preview, one_hot
@@ -194,7 +195,7 @@ def decode_map(modality: str, picture: Image.Image | np.ndarray | torch.Tensor, 
             raise ValueError(f"a {modality} map tensor must be ({channels}, H, W), got {tuple(picture.shape)}")
         tensor = picture.detach().float().cpu().clamp(0, 1)
     else:
-        image = as_rgb(Image.fromarray(picture) if isinstance(picture, np.ndarray) else picture)
+        image = to_rgb(Image.fromarray(picture) if isinstance(picture, np.ndarray) else picture)
         tensor, notes = codec.decode(np.asarray(image, dtype=np.uint8))
     h, w = tensor.shape[1:]
     if (h, w) != tuple(size):
