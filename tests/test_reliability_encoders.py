@@ -17,9 +17,10 @@ from hypothesis.extra import numpy as hnp
 
 from sensorium.conditioning import expand_presence, stack_maps
 from sensorium.modalities import FACE_PARSING_CLASSES, FACE_PARTS, MODALITIES, POSE_PARTS
-from sensorium.senses.draw import draw_segments, fill_polygons
+from sensorium.senses.draw import clip_segments, draw_segments, fill_polygons
+from sensorium.senses.face_landmarks import FACE_PART_COLORS
 from sensorium.senses.face_parsing import face_parsing_preview, fold_label, one_hot
-from sensorium.senses.palette import argmax_channels
+from sensorium.senses.palette import argmax_channels, channels_preview
 from sensorium.senses.segmentation import decode_labels, encode_labels
 from sensorium.senses.skeleton import LIMBS, MIN_CONFIDENCE, render_skeleton, skeleton_preview
 
@@ -203,3 +204,46 @@ def test_non_finite_or_far_right_keypoints_never_draw_left_of_the_body(x):
     people[0, 0, 2] = 0.0
     without_nose = render_skeleton(people, (32, 32))
     assert np.array_equal(out[:, :, :14], without_nose[:, :, :14])  # left of the centre dot: untouched
+
+
+def _clip_one(p, q, size, margin):
+    """Liang-Barsky on one segment, written plainly: the reference `clip_segments` vectorises."""
+    lo, hi = (-margin, -margin), (size[1] + margin, size[0] + margin)
+    if not (np.isfinite(p).all() and np.isfinite(q).all()):
+        return None
+    d, t0, t1 = q - p, 0.0, 1.0
+    for axis in range(2):
+        if d[axis] == 0:
+            if not lo[axis] <= p[axis] <= hi[axis]:
+                return None
+            continue
+        with np.errstate(over="ignore"):
+            ta, tb = sorted(((lo[axis] - p[axis]) / d[axis], (hi[axis] - p[axis]) / d[axis]))
+        t0, t1 = max(t0, ta), min(t1, tb)
+        if t0 > t1:
+            return None
+    return p + t0 * d, p + t1 * d
+
+
+def test_clipping_all_segments_at_once_equals_clipping_each():
+    rng = np.random.default_rng(0)
+    ends = rng.uniform(-150, 250, (4000, 4))
+    ends[::7, 2] = ends[::7, 0]  # vertical and horizontal segments, some outside their slab
+    ends[::11, 3] = ends[::11, 1]
+    for k, bad in enumerate((np.nan, np.inf, -np.inf, -1e12)):
+        ends[k::29, k] = bad
+    ends[::17, 1] = 1e9
+    size, margin = (60, 90), 4
+    starts, stops = clip_segments(ends[:, :2], ends[:, 2:], size, margin)
+    expected = [c for c in (_clip_one(e[:2], e[2:], size, margin) for e in ends) if c is not None]
+    assert len(expected) == len(starts) > 1000
+    assert np.array_equal(np.array([a for a, _ in expected]), starts)
+    assert np.array_equal(np.array([b for _, b in expected]), stops)
+
+
+def test_channel_previews_take_each_pixels_brightest_channel_colour():
+    maps = torch.rand(6, 40, 30, generator=torch.Generator().manual_seed(0)) * 1.4 - 0.2
+    colours = FACE_PART_COLORS
+    t = maps.clamp(0, 1).numpy()
+    expected = (t[..., None] * colours[:, None, None, :].astype(np.float32)).max(axis=0).astype(np.uint8)
+    assert np.array_equal(np.asarray(channels_preview(maps, colours)), expected)

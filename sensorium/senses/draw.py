@@ -7,6 +7,7 @@ sub-pixel precision so small maps stay smooth.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -25,26 +26,30 @@ def _fixed(points: np.ndarray) -> np.ndarray:
     return np.round(np.asarray(points, dtype=np.float64) * _ONE).astype(np.int32)
 
 
-def clip_segment(p: Point, q: Point, size: tuple[int, int], margin: float) -> tuple[np.ndarray, np.ndarray] | None:
-    """The part of segment pq inside the canvas (grown by `margin` px), or None: keeps far-away or
-    non-finite keypoints from overflowing the fixed-point coordinates OpenCV draws with."""
-    p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
-    if not (np.isfinite(p).all() and np.isfinite(q).all()):
-        return None
-    lo = np.array([-margin, -margin])
-    hi = np.array([size[1] + margin, size[0] + margin])
+def clip_segments(p: np.ndarray, q: np.ndarray, size: tuple[int, int], margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """The parts of segments p[i]q[i] ((N, 2) each) inside the canvas (grown by `margin` px), in
+    order, as (P, Q) of the segments that keep a part: keeps far-away or non-finite keypoints from
+    overflowing the fixed-point coordinates OpenCV draws with. Liang-Barsky over all segments at
+    once: a face's few hundred segments clipped one by one in Python cost more than drawing them."""
+    p = np.asarray(p, dtype=np.float64).reshape(-1, 2)
+    q = np.asarray(q, dtype=np.float64).reshape(-1, 2)
+    keep = np.isfinite(p).all(axis=1) & np.isfinite(q).all(axis=1)
+    p, q = p[keep], q[keep]
+    lo = (-margin, -margin)
+    hi = (size[1] + margin, size[0] + margin)
     d = q - p
-    t0, t1 = 0.0, 1.0
-    for axis in range(2):  # Liang-Barsky: intersect the parameter range with each slab
-        if d[axis] == 0:
-            if not lo[axis] <= p[axis] <= hi[axis]:
-                return None
-            continue
-        with np.errstate(over="ignore"):  # a vanishing d gives ±inf, which the min/max below handle
-            ta, tb = sorted(((lo[axis] - p[axis]) / d[axis], (hi[axis] - p[axis]) / d[axis]))
-        t0, t1 = max(t0, ta), min(t1, tb)
-        if t0 > t1:
-            return None
+    t0, t1 = np.zeros(len(p)), np.ones(len(p))
+    inside = np.ones(len(p), dtype=bool)
+    for axis in range(2):  # intersect each segment's parameter range with the slab of this axis
+        start, step = p[:, axis], d[:, axis]
+        along = step != 0  # a segment parallel to the slab is kept whole or dropped whole
+        inside &= along | ((lo[axis] <= start) & (start <= hi[axis]))
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # a vanishing step gives ±inf
+            a, b = (lo[axis] - start) / step, (hi[axis] - start) / step
+        t0 = np.where(along, np.maximum(t0, np.minimum(a, b)), t0)
+        t1 = np.where(along, np.minimum(t1, np.maximum(a, b)), t1)
+    inside &= t0 <= t1
+    p, d, t0, t1 = p[inside], d[inside], t0[inside, None], t1[inside, None]
     return p + t0 * d, p + t1 * d
 
 
@@ -53,13 +58,10 @@ def draw_segments(size: tuple[int, int], segments: Iterable[tuple[Point, Point]]
     import cv2
 
     canvas = np.zeros(size, dtype=np.uint8)
-    for p, q in segments:
-        clipped = clip_segment(p, q, size, margin=width + 2)
-        if clipped is None:
-            continue
-        a, b = _fixed(clipped[0]), _fixed(clipped[1])
-        cv2.line(canvas, tuple(int(v) for v in a), tuple(int(v) for v in b), 255, width,
-                 cv2.LINE_AA, _SHIFT)  # fmt: skip
+    ends = np.asarray([(*p, *q) for p, q in segments], dtype=np.float64).reshape(-1, 4)
+    starts, stops = clip_segments(ends[:, :2], ends[:, 2:], size, margin=width + 2)
+    for a, b in zip(_fixed(starts).tolist(), _fixed(stops).tolist(), strict=True):
+        cv2.line(canvas, tuple(a), tuple(b), 255, width, cv2.LINE_AA, _SHIFT)
     return canvas.astype(np.float32) / 255.0
 
 
@@ -93,14 +95,25 @@ def edge_chains(edges: Iterable[tuple[int, int]]) -> list[list[int]]:
     """Order an undirected edge set (e.g. a FACEMESH_* connection set) into vertex chains.
 
     Each chain is a path or a cycle (a cycle repeats its first vertex at the end). Works for the
-    simple curves mediapipe uses (every vertex of degree <= 2).
+    simple curves mediapipe uses (every vertex of degree <= 2). A frozenset (the face mesh's fixed
+    connection sets) is ordered once: every face of every image reuses its chains.
     """
+    chains = _chains_of(edges) if isinstance(edges, frozenset) else _chains(tuple(edges))
+    return [list(chain) for chain in chains]
+
+
+@lru_cache(maxsize=64)
+def _chains_of(edges: frozenset[tuple[int, int]]) -> tuple[tuple[int, ...], ...]:
+    return _chains(tuple(edges))  # in the set's own order, as a caller's iteration would see it
+
+
+def _chains(edges: tuple[tuple[int, int], ...]) -> tuple[tuple[int, ...], ...]:
     adjacency: dict[int, list[int]] = {}
     for a, b in edges:
         adjacency.setdefault(a, []).append(b)
         adjacency.setdefault(b, []).append(a)
     unused = {frozenset(e) for e in ((a, b) for a, b in edges)}
-    chains: list[list[int]] = []
+    chains: list[tuple[int, ...]] = []
     # start paths at their ends (degree 1) first, then whatever cycles remain
     starts = sorted(adjacency, key=lambda v: (len(adjacency[v]) != 1, v))
     for start in starts:
@@ -113,8 +126,8 @@ def edge_chains(edges: Iterable[tuple[int, int]]) -> list[list[int]]:
                 unused.discard(frozenset((current, nxt)))
                 chain.append(nxt)
                 current = nxt
-            chains.append(chain)
-    return chains
+            chains.append(tuple(chain))
+    return tuple(chains)
 
 
 def outline(edges: Iterable[tuple[int, int]], points: np.ndarray) -> np.ndarray:

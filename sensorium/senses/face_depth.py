@@ -27,9 +27,9 @@ def rasterize_depth(pixels: np.ndarray, z: np.ndarray, size: tuple[int, int]) ->
     tris = mesh_triangles()
     order = np.argsort(-z[tris].mean(1))  # far first: painter's algorithm, nearer overwrite
     ids = np.zeros(size, dtype=np.int32)
-    fixed = np.round(pixels * 16).astype(np.int32)
-    for t in order:
-        cv2.fillPoly(ids, [fixed[tris[t]].reshape(-1, 1, 2)], int(t) + 1, cv2.LINE_8, 4)
+    corners = np.round(pixels * 16).astype(np.int32)[tris[order]][:, :, None, :]  # (T, 3, 1, 2), far first
+    for poly, value in zip(corners, (order + 1).tolist(), strict=True):  # fillPoly draws one id per call
+        cv2.fillPoly(ids, [poly], value, cv2.LINE_8, 4)
     ys, xs = np.nonzero(ids)
     out = np.full(size, np.nan, dtype=np.float32)
     if len(ys) == 0:

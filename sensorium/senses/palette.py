@@ -29,19 +29,28 @@ def _turbo_lut() -> np.ndarray:
     return (np.clip(powers @ _TURBO.T, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)  # (256, 3)
 
 
+def _turbo_index(x: np.ndarray) -> np.ndarray:
+    return (np.clip(np.asarray(x, dtype=np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
 def turbo(x: np.ndarray) -> np.ndarray:
     """(H, W) values in [0, 1] -> (H, W, 3) uint8 turbo colours (256-entry lookup table)."""
-    idx = (np.clip(np.asarray(x, dtype=np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    return _turbo_lut()[idx]
+    return np.take(_turbo_lut(), _turbo_index(x), axis=0)  # take: a row gather, faster than lut[idx]
+
+
+@lru_cache(maxsize=1)
+def _turbo_lut_black_last() -> np.ndarray:
+    """The turbo table with a 257th entry, black, for the exact zeros of `mask_zero`."""
+    return np.concatenate([_turbo_lut(), np.zeros((1, 3), dtype=np.uint8)])
 
 
 def scalar_preview(tensor: torch.Tensor, mask_zero: bool = False) -> Image.Image:
     """Turbo preview of channel 0 of a (C, H, W) map; `mask_zero` paints exact zeros black."""
     arr = tensor[0].detach().float().clamp(0, 1).cpu().numpy()
-    rgb = turbo(arr)
-    if mask_zero:
-        rgb[arr <= 0] = 0
-    return Image.fromarray(rgb)
+    if not mask_zero:
+        return Image.fromarray(turbo(arr))
+    index = np.where(arr <= 0, np.uint16(256), _turbo_index(arr).astype(np.uint16))  # one gather, no masked write
+    return Image.fromarray(np.take(_turbo_lut_black_last(), index, axis=0))
 
 
 @lru_cache(maxsize=16)
@@ -60,8 +69,11 @@ def distinct_colors(n: int, seed_offset: int = 0) -> np.ndarray:
 def channels_preview(tensor: torch.Tensor, colors: np.ndarray) -> Image.Image:
     """Preview of a multi-channel map: each channel in its colour, overlaps take the max."""
     t = tensor.detach().float().clamp(0, 1).cpu().numpy()  # (C, H, W)
-    rgb = (t[..., None] * colors[: t.shape[0], None, None, :].astype(np.float32)).max(axis=0)
-    return Image.fromarray(rgb.astype(np.uint8))
+    weights = colors[: t.shape[0]].astype(np.float32)  # (C, 3)
+    rgb = np.empty((*t.shape[1:], 3), dtype=np.uint8)
+    for j in range(3):  # one colour component at a time: planes reduce fast, an (H, W, 3) tail does not
+        rgb[..., j] = np.max(t * weights[:, j, None, None], axis=0)
+    return Image.fromarray(rgb)
 
 
 def argmax_channels(tensor: torch.Tensor) -> torch.Tensor:
@@ -80,4 +92,4 @@ def argmax_channels(tensor: torch.Tensor) -> torch.Tensor:
 
 def labels_preview(labels: np.ndarray, colors: np.ndarray) -> Image.Image:
     """Preview of an (H, W) integer label image with a palette indexed by label."""
-    return Image.fromarray(colors[np.clip(labels, 0, len(colors) - 1)])
+    return Image.fromarray(np.take(colors, np.clip(labels, 0, len(colors) - 1), axis=0))

@@ -62,8 +62,9 @@ def render_skeleton(people: np.ndarray, size: tuple[int, int], min_confidence: f
 
 def pose_map(modality: str, people: np.ndarray, size: tuple[int, int], source: str) -> SenseMap:
     """SenseMap of the skeletons of `people` (P, 18, 3), with the found flag and a note."""
-    t = torch.from_numpy(render_skeleton(people, size))
-    found = bool(t.max() > 0)
+    limbs = render_skeleton(people, size)
+    found = bool(limbs.max() > 0)
+    t = torch.from_numpy(limbs)
     if found:
         note = ""
     elif len(people):
