@@ -65,9 +65,11 @@ def write_atomic(path: str | os.PathLike, data: bytes | Callable[[Path], None], 
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a fresh temporary folder beside `path`; on a clean exit it takes `path`'s place whole, so
     a folder of several files (an export: weights, config, discriminator) is never half new. A kill
-    leaves the old folder (or, between the two renames, the old one as `.NAME.old-*`) and a stray
-    temporary folder, never a mix."""
+    leaves the old folder and a stray temporary one, never a mix; a kill between the two renames
+    leaves both under hidden names, which `finish_swap` (run first by the next `atomic_dir` of the
+    same path) puts right."""
     path = Path(path).resolve()  # "." has no name to put beside it
+    finish_swap(path)
     tag = uuid.uuid4().hex[:12]
     tmp = path.with_name(f".{path.name}.tmp-{tag}")
     tmp.mkdir(parents=True)
@@ -76,8 +78,34 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         old = path.with_name(f".{path.name}.old-{tag}") if path.exists() else None
         if old is not None:
             os.replace(path, old)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            if old is not None:  # the new folder could not take its place: the old one goes back
+                os.replace(old, path)
+            raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def finish_swap(path: str | os.PathLike) -> Path | None:
+    """Complete an `atomic_dir` swap that a kill cut between its two renames: `path` is missing, the
+    old folder is `.NAME.old-TAG` and the new one, whole (it is only renamed once written),
+    `.NAME.tmp-TAG`. The new one takes `path` (or the old one comes back, if the new is gone).
+    Returns `path` when it was put back, None when no swap was cut short."""
+    path = Path(path).resolve()
+    if path.exists():
+        return None
+    olds = sorted(path.parent.glob(f".{path.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if not olds:
+        return None
+    old = olds[-1]
+    new = path.with_name(f".{path.name}.tmp-{old.name.rsplit('-', 1)[-1]}")
+    if new.is_dir():
+        os.replace(new, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(old, path)
+    return path

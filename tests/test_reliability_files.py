@@ -202,7 +202,7 @@ def test_training_config_wrong_types_from_yaml_are_config_errors(bad):
 def test_an_export_folder_is_replaced_whole_or_not_at_all(tmp_path):
     """atomic_dir (train.py's and export_state's exports): a failure inside leaves the old folder as
     it was and no temporary one; a clean exit swaps the new folder in, with no file of the old left."""
-    from sensorium.atomic import atomic_dir
+    from sensorium.atomic import atomic_dir, finish_swap
 
     export = tmp_path / "export"
     export.mkdir()
@@ -218,3 +218,14 @@ def test_an_export_folder_is_replaced_whole_or_not_at_all(tmp_path):
         (folder / "config.json").write_text("{}")
     assert sorted(p.name for p in export.iterdir()) == ["config.json", "model.safetensors"]
     assert [p.name for p in tmp_path.iterdir()] == ["export"]
+    # A kill between the two renames: no export/, the old one and the whole new one under hidden names.
+    export.rename(tmp_path / ".export.old-abc")
+    (tmp_path / ".export.tmp-abc").mkdir()
+    (tmp_path / ".export.tmp-abc" / "model.safetensors").write_text("newer")
+    assert finish_swap(export) == export and (export / "model.safetensors").read_text() == "newer"
+    assert [p.name for p in tmp_path.iterdir()] == ["export"] and finish_swap(export) is None
+    export.rename(tmp_path / ".export.old-def")  # the new one gone too: the old one comes back, at the next export
+    with atomic_dir(export) as folder:
+        assert (export / "model.safetensors").read_text() == "newer"
+        (folder / "model.safetensors").write_text("newest")
+    assert (export / "model.safetensors").read_text() == "newest" and [p.name for p in tmp_path.iterdir()] == ["export"]
