@@ -41,6 +41,9 @@ def test_prepare_reports_corrupt_and_tiny_files_and_carries_on(tmp_path, capsys)
     with pytest.raises(SystemExit):  # resuming at another size would leave a set of two sizes
         prepare_main([str(src), "--out", str(out), "--resolution", "32", "--senses", "edges"])
     assert "already holds samples of 64×64 px" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # nor with other senses: the skipped files would lack them
+        prepare_main([str(src), "--out", str(out), "--resolution", "64", "--senses", "edges,person,pose"])
+    assert "of 64×64 px with edges, person; this run would write samples of 64×64 px with edges, person, pose" in capsys.readouterr().err
 
 
 @pytest.mark.slow

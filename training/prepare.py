@@ -6,7 +6,9 @@ and cache image + maps as one `.npz` per image (see sensorium/data.py).
     python -m training.prepare --dataset HUB_ID_OR_DIR [--split train] [--domain_column COL] --out …
 
 Resumable (existing outputs are skipped), parallel over processes, and it reports every image it
-skipped and why (unreadable, too small, no face found when --require face_landmarks…).
+skipped and why (unreadable, too small, no face found when --require face_landmarks…). A rerun
+into a folder must ask for what its samples hold (`prepare_config.json`: resolution and the
+modalities that ran), or it is refused: skipping them would leave a set of two kinds.
 `--sense-device auto|cpu|cuda` (auto: CUDA where present) says where the senses run: there the
 torch ports of mediapipe's networks are chosen (sensorium/senses/registry.rank_providers, the
 app's chooser too) and take `--sense-batch` crops per call; senses without a batched path run image
@@ -30,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sensorium.atomic import write_atomic
 from sensorium.modalities import DEFAULT_MODALITIES
 
 from .image_collections import FolderCollection, HFDatasetCollection, ImageCollection
@@ -120,9 +123,14 @@ def sense_device(name: str) -> str:
     return name
 
 
+PREPARED_WITH = "prepare_config.json"  # in --out: what its samples hold, for a rerun to match
+CANNOT_RUN = "cannot run here"
+
+
 def resume_mismatch(sample: Path, resolution: int) -> str:
     """How a sample already in the output folder differs from what this run writes ('' if not): a
-    rerun at another resolution would leave a set of two sizes, which training refuses."""
+    rerun at another resolution would leave a set of two sizes, which training refuses. (For a
+    folder prepared before `PREPARED_WITH` existed: its samples say their size, not their senses.)"""
     from sensorium.data import SampleError, load_sample
 
     try:
@@ -131,6 +139,16 @@ def resume_mismatch(sample: Path, resolution: int) -> str:
         return ""  # a damaged one is training's to report, by name
     h, w = image.shape[:2]
     return "" if (h, w) == (resolution, resolution) else f"of {w}×{h} px ({sample.name}), not {resolution}×{resolution}"
+
+
+def prepared_with(resolution: int, plan: dict[str, str]) -> dict:
+    """What this run's samples will hold: their size and the modalities whose sense runs here (a
+    sense that cannot run leaves its modality out of every file)."""
+    return {"resolution": resolution, "modalities": sorted(m for m, how in plan.items() if not how.startswith(CANNOT_RUN))}
+
+
+def describe_prepared(held: dict) -> str:
+    return f"of {held['resolution']}×{held['resolution']} px with {', '.join(held['modalities']) or 'no map'}"
 
 
 def describe_senses(senses: list[str], device: str) -> dict[str, str]:
@@ -143,7 +161,7 @@ def describe_senses(senses: list[str], device: str) -> dict[str, str]:
     for m, status in plan.status().items():
         sense = plan.sense(m)
         if sense is None or not status:
-            out[m] = f"cannot run here: {status.reason}"
+            out[m] = f"{CANNOT_RUN}: {status.reason}"
         else:
             out[m] = sense.name + (f" (batched on {device})" if sense.batched else "")
             out[m] += f" ({status.reason})" if status.reason else ""
@@ -202,11 +220,23 @@ def main(argv: list[str] | None = None) -> dict:
     if clashes:  # a sample is named by the image's stem: face/a/x.jpg and face/b/x.png would share one
         parser.error(f"{len(clashes)} samples would come from more than one image, e.g. {' and '.join(clashes[0][:2])}: "
                      "give the images distinct names")  # fmt: skip
+    plan = describe_senses(senses, args.sense_device)
+    wanted = prepared_with(args.resolution, plan)
+    record = args.out / PREPARED_WITH
     done = next((dst for dst in sources if dst.exists()), None)
-    if done is not None:  # resuming: the files already there must be what this run would write
+    if record.is_file():  # resuming: the files already there must be what this run would write
+        held = json.loads(record.read_text())
+        if held != wanted:
+            parser.error(f"{args.out} already holds samples {describe_prepared(held)}; this run would write samples "
+                         f"{describe_prepared(wanted)}: give the same --resolution and --senses (on a machine that runs "
+                         "the same senses), or another --out")  # fmt: skip
+    elif done is not None:  # prepared before the record existed: only the size can be checked
         mismatch = resume_mismatch(done, args.resolution)
         if mismatch:
             parser.error(f"{args.out} already holds samples {mismatch}; give the same --resolution or another --out")
+    if done is None or record.is_file():  # never vouch for samples written without a record
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_atomic(record, json.dumps(wanted, indent=2).encode())
     for item, dst in zip(items, destinations, strict=True):
         if dst.exists():
             already += 1  # resumable: a finished file is never redone
@@ -215,7 +245,6 @@ def main(argv: list[str] | None = None) -> dict:
 
     from tqdm import tqdm
 
-    plan = describe_senses(senses, args.sense_device)
     print(f"senses on {args.sense_device}:\n" + "\n".join(f"  {m}: {how}" for m, how in plan.items()))
     report = {"done": [], "skipped": [], "already_done": already, "senses": plan}
     # Batches of the sense batch size, but no fewer batches than workers, so every process has work.
