@@ -174,7 +174,7 @@ def random_styles(state: DemoState, content, modalities: Sequence[str] | None = 
     """The same content under `n` style vectors sampled from the checkpoint (reproducible by seed)."""
     c = load_upload(state, content, "content")
     use, _ = check_modalities(state, modalities)
-    strengths = check_strengths(state, strengths)
+    strengths, _ = check_strengths(state, strengths)
     res, _ = check_resolution(state, resolution)
     domain = check_domain(state, domain)
     try:
@@ -264,9 +264,9 @@ def content_request(state: DemoState, modalities, strengths, resolution, maps) -
     if isinstance(modalities, (list, tuple)):  # anything else is check_modalities' to refuse
         modalities = [*modalities, *(m for m in own if m not in modalities)]
     use, notes = check_modalities(state, modalities, tuple(own))
-    strengths = check_strengths(state, strengths)
+    strengths, strength_notes = check_strengths(state, strengths)
     res, res_notes = check_resolution(state, resolution)
-    return ContentRequest(own, use, strengths, res, res_notes + notes)
+    return ContentRequest(own, use, strengths, res, res_notes + notes + strength_notes)
 
 
 def render(state: DemoState, content: Content, styles: torch.Tensor, use: Sequence[str],

@@ -119,10 +119,13 @@ def check_modalities(state: DemoState, modalities: Sequence[str] | None,
     return [m for m in wanted if m not in off], notes
 
 
-def check_strengths(state: DemoState, strengths: Mapping[str, float] | None) -> dict[str, float]:
-    """modality -> strength in [0, 1.5] (the sliders' range; default 1); unknown names or
-    non-numbers raise gr.Error."""
-    return pipeline_checked(state.pipe.strengths_of, strengths, MAX_STRENGTH)
+def check_strengths(state: DemoState, strengths: Mapping[str, float] | None) -> tuple[dict[str, float], list[str]]:
+    """modality -> strength in [0, 1.5] (the sliders' range; default 1), and a note for each one
+    given outside it (API callers), which is clipped; unknown names or non-numbers raise gr.Error."""
+    checked = pipeline_checked(state.pipe.strengths_of, strengths, MAX_STRENGTH)
+    notes = [f"The strength of {m} was {strengths[m]!r}; it ran at {x:g} (strengths go from 0 to {MAX_STRENGTH:g})."
+             for m, x in checked.items() if float(strengths[m]) != x]  # fmt: skip
+    return checked, notes
 
 
 def check_resolution(state: DemoState, resolution) -> tuple[int, list[str]]:

@@ -71,7 +71,7 @@ def live_frame(state: DemoState, frame, style, session: LiveSession | None, moda
     if style is None:  # a status line, not an error: frames keep coming every STREAM_EVERY seconds
         return None, session, "Add a style image above (or click a style example) to start."
     use, _ = check_modalities(state, modalities)
-    strengths = check_strengths(state, strengths)
+    strengths, _ = check_strengths(state, strengths)
     res, _ = check_resolution(state, resolution)
     domain = check_domain(state, domain)
     key = (str(style), res, domain)

@@ -158,6 +158,8 @@ def test_unavailable_and_unknown_modalities(state):
         h.translate(state, str(CONTENT), str(STYLE), ["colour"], None, RES)
     with pytest.raises(gr.Error, match="strength of edges must be a number"):
         h.translate(state, str(CONTENT), str(STYLE), ["edges"], {"edges": "lots"}, RES)
+    r = h.translate(state, str(CONTENT), str(STYLE), ["edges"], {"edges": 3, "person": 0.5}, RES)  # an API caller's 3
+    assert [n for n in r.notes if "strength" in n] == ["The strength of edges was 3; it ran at 1.5 (strengths go from 0 to 1.5)."]
 
 
 def test_resolution_is_bounded_and_rounded(state):
