@@ -22,8 +22,8 @@ from PIL import Image
 
 from .config import DEFAULT_RESOLUTION
 from .modalities import MODALITIES
-from .pipeline import TranslationPipeline
-from .senses import Extraction
+from .pipeline import Content, TranslationPipeline
+from .senses import Extraction, image_hash
 
 # Maps whose values vary smoothly and can be averaged over time: keypoint drawings, depth, the
 # person mask and edges. Label maps are left alone: averaging segmentation's binary class codes
@@ -174,8 +174,9 @@ def translate_video(
     The style vector is encoded once; senses run on every frame at model size (long side
     `resolution`); maps of `smooth_modalities` are averaged over time with factor `smooth`
     (0 = off, see MapSmoother). Output keeps the input fps and has the model size, or the input
-    size (resized with LANCZOS) when `input_size`. The pipeline's map cache keeps recent frames'
-    maps: give it a small MapCache for long clips. `progress(i)` is called after each frame.
+    size (resized with LANCZOS) when `input_size`. Frames stay out of the pipeline's map cache
+    (they never come back, and would push out the maps of the images that do); a frame equal to
+    the one before it (a still shot) reuses its maps. `progress(i)` is called after each frame.
     """
     start = time.perf_counter()
     fps, in_size, _ = video_info(src)
@@ -186,9 +187,13 @@ def translate_video(
     flicker_in, flicker_out = FlickerMeter(), FlickerMeter()
     writer, frames, size, notes = None, 0, in_size, {}
     try:
+        previous: tuple[str, Content] | None = None  # the last frame's hash and its content, before smoothing
         for array in iter_frames(src, max_frames):
-            content = pipe.sense(Image.fromarray(array), resolution, wanted)
-            content = dataclasses.replace(content, maps=smoother(content.maps))
+            frame = Image.fromarray(array)
+            digest = image_hash(frame)
+            if previous is None or previous[0] != digest:
+                previous = digest, pipe.sense(frame, resolution, wanted, cache=False)
+            content = dataclasses.replace(previous[1], maps=smoother(previous[1].maps))
             notes.update({f"{m}: {msg}": None for m, msg in content.maps.notes.items() if msg})
             (out,) = pipe.render(content, s, wanted, strengths)
             flicker_in.add(content.image)

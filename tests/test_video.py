@@ -126,3 +126,24 @@ def test_smoother_is_an_ema_that_leaves_cached_maps_alone():
     assert MapSmoother(0.0)(second)["pose"] is second["pose"]
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
         MapSmoother(1.0)
+
+
+def test_frames_stay_out_of_the_map_cache_and_a_still_shot_is_sensed_once(pipe, style, tmp_path, monkeypatch):
+    """A library call must not fill the pipeline's map cache (shared with the app) with frames that
+    never come back; a run of equal frames (lossless clip: decoded exactly) runs the senses once."""
+    import imageio
+    from skimage import data
+
+    still, other = (np.asarray(Image.fromarray(data.astronaut()).crop(box).resize((64, 64)))
+                    for box in ((0, 0, 256, 256), (200, 200, 456, 456)))  # fmt: skip
+    path = tmp_path / "still.mkv"
+    with imageio.get_writer(path, format="FFMPEG", fps=FPS, codec="ffv1", pixelformat="bgr0",
+                            ffmpeg_log_level="error", macro_block_size=1) as w:  # fmt: skip
+        for frame in (still, still, still, other):
+            w.append_data(frame)
+    sensed, real_sense = [], pipe.sense
+    monkeypatch.setattr(pipe, "sense", lambda *a, **k: sensed.append(k) or real_sense(*a, **k))
+    cached = len(pipe.senses.cache)
+    report = translate_video(pipe, path, style, tmp_path / "out.mp4", modalities=MODALITIES, resolution=64)
+    assert report.frames == 4 and len(sensed) == 2 and all(k["cache"] is False for k in sensed)
+    assert len(pipe.senses.cache) == cached

@@ -95,14 +95,13 @@ PREPARE_FROM_RENDERS = 24
 
 
 # -- shared steps -------------------------------------------------------------------------------
-def load_pipeline(args: argparse.Namespace, map_cache_entries: int = 512) -> TranslationPipeline:
-    """The pipeline for `args.checkpoint` on `args.device`, with a map cache of the given size."""
+def load_pipeline(args: argparse.Namespace) -> TranslationPipeline:
+    """The pipeline for `args.checkpoint` on `args.device`."""
     import torch
 
     from ..model import CheckpointError, Sensorium
     from ..pipeline import TranslationPipeline, pick_device, trained_senses
     from ..senses import SenseSet
-    from ..senses.map_cache import MapCache
 
     try:
         device = pick_device(args.device)
@@ -115,8 +114,7 @@ def load_pipeline(args: argparse.Namespace, map_cache_entries: int = 512) -> Tra
     except CheckpointError as exc:
         hint = "" if args.checkpoint else f" (pass --checkpoint PATH_OR_HUB_ID, or set ${CHECKPOINT_ENV})"
         raise CLIError(f"{exc}{hint}") from exc
-    senses = SenseSet(model.config.modalities, device=device, cache=MapCache(max_entries=map_cache_entries),
-                      preferred=trained_senses(model))  # fmt: skip
+    senses = SenseSet(model.config.modalities, device=device, preferred=trained_senses(model))
     pipe = TranslationPipeline(model, senses=senses, device=device, runtime=getattr(args, "runtime", None))
     if pipe.runtime_note:
         print(pipe.runtime_note, file=sys.stderr)

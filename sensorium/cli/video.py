@@ -22,8 +22,6 @@ from .common import (
     read_image,
 )
 
-MAP_CACHE_FRAMES = 8  # a clip's frames never repeat: keep few maps instead of the default 512
-
 
 def run(args: argparse.Namespace) -> int:
     if not 0.0 <= args.smooth < 1.0:
@@ -34,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("-o must differ from the input video (it is read while the output is written)")
     info = video_info(args.video)  # an unreadable video fails before the checkpoint loads
     style = read_image(args.style, "style")
-    pipe = load_pipeline(args, map_cache_entries=MAP_CACHE_FRAMES)
+    pipe = load_pipeline(args)  # frames stay out of its map cache (translate_video)
     modalities = parse_modalities(args.modalities, pipe)
     strengths = parse_strengths(args.strength, pipe)
     style = pipe.style(style, args.resolution, parse_domain(args.domain, pipe))  # once, for the whole clip
