@@ -12,7 +12,7 @@ import gradio as gr
 from sensorium.contributions import subsets
 
 from . import explore
-from .inputs import lenient
+from .inputs import request_inputs
 from .sense_inputs import SensePanel
 from .state import MODEL, DemoState
 
@@ -92,12 +92,8 @@ def api_endpoints(state: DemoState) -> None:
 
     with gr.Group(visible=False):
         content, style = upload("content image"), upload("style image")
-        modalities = lenient(gr.CheckboxGroup(list(state.modalities), value=list(state.available), label="modalities"))
-        strengths = gr.JSON({}, label="strengths")
-        resolution = lenient(gr.Number(state.default_resolution, precision=0, label="resolution"))
-        domain = lenient(gr.Number(0, precision=0, label="domain"))
-        seed = lenient(gr.Number(0, precision=0, label="seed"))
-        n = lenient(gr.Number(explore.DEFAULT_STYLES, precision=0, label="n"))
+        modalities, strengths, resolution, domain, seed, n = request_inputs(
+            state, "modalities", "strengths", "resolution", "domain", "seed", "n", n=explore.DEFAULT_STYLES)
         grid, heat = gr.Image(type="pil", format="png", label="grid"), gr.Image(type="pil", format="png", label="heat map")
         labels, mean = gr.JSON(label="labels"), gr.Number(label="mean spread")
         grid_status, heat_status = gr.Textbox(label="status"), gr.Textbox(label="status")

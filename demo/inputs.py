@@ -65,6 +65,23 @@ def lenient(component: gr.components.Component) -> gr.components.Component:
     return _when_conversion_fails(component, lambda payload, _: payload)
 
 
+def request_inputs(state: DemoState, *names: str, n: int = 4) -> tuple[gr.components.Component, ...]:
+    """The hidden API inputs that the endpoints' requests share, built alike for /translate, the
+    exploring endpoints and the MCP tools: `names` among modalities, strengths, resolution, mix,
+    domain, seed and n (its default `n`), in that order given. Call inside their hidden group."""
+    build = {
+        "modalities": lambda: lenient(gr.CheckboxGroup(list(state.modalities), value=list(state.available),
+                                                       label="modalities")),  # fmt: skip
+        "strengths": lambda: gr.JSON({}, label="strengths"),
+        "resolution": lambda: lenient(gr.Number(state.default_resolution, precision=0, label="resolution")),
+        "mix": lambda: lenient(gr.Number(0.0, label="mix")),
+        "domain": lambda: lenient(gr.Number(0, precision=0, label="domain")),
+        "seed": lambda: lenient(gr.Number(0, precision=0, label="seed")),
+        "n": lambda: lenient(gr.Number(n, precision=0, label="n")),
+    }
+    return tuple(build[name]() for name in names)
+
+
 def guard_preprocess(component: gr.components.Component, on_failure: Callable[[str], object]):
     """Make `component` hand `on_failure(message)`'s value to the handlers, instead of gradio's bare
     "Error", when it cannot convert an upload (a gr.Error of gradio's own passes as it is)."""

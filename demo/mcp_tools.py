@@ -20,7 +20,7 @@ from PIL import Image
 from sensorium.contact_sheet import contact_sheet
 
 from . import handlers as h
-from .inputs import MAX_STRENGTH, lenient, user_error
+from .inputs import MAX_STRENGTH, request_inputs, user_error
 from .settings import Settings, file_size_bytes
 from .state import MODEL, DemoState
 from .url_fetch import FetchPolicy, Refused, image_bytes
@@ -76,15 +76,12 @@ def strip(items: h.Gallery, corner: str) -> Image.Image:
 def mcp_endpoints(state: DemoState, policy: FetchPolicy, gpu=lambda fn, images=1: fn) -> None:
     """The four MCP tools as public endpoints /mcp_<tool> on hidden components (MCP reads their types
     from the components and their descriptions from the docstrings); `gpu` is demo.ui.gpu."""
-    names = list(state.modalities)
     with gr.Group(visible=False):
         content, style = gr.Textbox(label="content"), gr.Textbox(label="style")
         style_b = gr.Textbox("", label="style_b")
-        modalities = lenient(gr.CheckboxGroup(names, value=list(state.available), label="modalities"))
-        strengths = typed(gr.JSON({}, label="strengths"), STRENGTHS_SCHEMA)
-        resolution = lenient(gr.Number(state.default_resolution, precision=0, label="resolution"))
-        mix, domain = lenient(gr.Number(0.0, label="mix")), lenient(gr.Number(0, precision=0, label="domain"))
-        seed, n = lenient(gr.Number(0, precision=0, label="seed")), lenient(gr.Number(4, precision=0, label="n"))
+        modalities, strengths, resolution, mix, domain, seed, n = request_inputs(
+            state, "modalities", "strengths", "resolution", "mix", "domain", "seed", "n")
+        strengths = typed(strengths, STRENGTHS_SCHEMA)
         image, status = gr.Image(type="pil", format="png", label="image"), gr.Textbox(label="status")
         about = gr.Textbox(label="info")
 

@@ -20,7 +20,7 @@ from sensorium.pipeline import TranslationPipeline
 
 from . import app_builds, atomic_cache, cache_sweep, explore_ui, own_maps, sense_settings, webcam
 from . import handlers as h
-from .inputs import MAX_STRENGTH, guard_preprocess, lenient, pretty, short, user_error
+from .inputs import MAX_STRENGTH, guard_preprocess, pretty, request_inputs, short, user_error
 from .mcp_tools import fetch_policy, mcp_endpoints, tools_lifespan
 from .presets import presets_panel
 from .sense_inputs import SensePanel
@@ -276,11 +276,8 @@ def api_endpoints(state: DemoState) -> None:
     """Public endpoints for gradio_client, on hidden components with API-friendly types."""
     with gr.Group(visible=False):
         content, style, style_b = upload("content image"), upload("style image"), upload("second style image")
-        modalities = lenient(gr.CheckboxGroup(list(state.modalities), value=list(state.available), label="modalities"))
-        strengths = gr.JSON({}, label="strengths")
-        resolution = lenient(gr.Number(state.default_resolution, precision=0, label="resolution"))
-        mix, domain = lenient(gr.Number(0.0, label="mix")), lenient(gr.Number(0, precision=0, label="domain"))
-        seed, n = lenient(gr.Number(0, precision=0, label="seed")), lenient(gr.Number(4, precision=0, label="n"))
+        modalities, strengths, resolution, mix, domain, seed, n = request_inputs(
+            state, "modalities", "strengths", "resolution", "mix", "domain", "seed", "n")
         image, status = gr.Image(type="pil", format="png", label="image"), gr.Textbox(label="status")
         maps, samples = gr.Gallery(format="png", label="maps"), gr.Gallery(format="png", label="samples")
         about = gr.JSON(label="info")
