@@ -225,7 +225,12 @@ def main(argv: list[str] | None = None) -> dict:
     record = args.out / PREPARED_WITH
     done = next((dst for dst in sources if dst.exists()), None)
     if record.is_file():  # resuming: the files already there must be what this run would write
-        held = json.loads(record.read_text())
+        try:
+            held = json.loads(record.read_text())
+            describe_prepared(held)
+        except (OSError, ValueError, TypeError, KeyError):
+            parser.error(f"{record} is unreadable: delete it (and the samples it describes) to prepare into "
+                         f"{args.out} again")  # fmt: skip
         if held != wanted:
             parser.error(f"{args.out} already holds samples {describe_prepared(held)}; this run would write samples "
                          f"{describe_prepared(wanted)}: give the same --resolution and --senses (on a machine that runs "
