@@ -234,11 +234,15 @@ class TranslationPipeline:
 
     def prepare(self, image: Image.Image, resolution: int) -> Image.Image:
         """The image at model size: long side = resolution, sides multiples of the model stride."""
+        return fit_to_model(self._rgb(image), self.resolution_of(resolution), self.config.stride)
+
+    @staticmethod
+    def _rgb(image: Image.Image) -> Image.Image:
+        """8-bit RGB, alpha over white and 16-bit scaled, as uploads are (the image itself if RGB)."""
         try:
-            rgb = to_rgb(image)  # alpha over white and 16-bit scaled, as uploads are
+            return to_rgb(image)
         except ImageError as err:
             raise UsageError(str(err)) from None
-        return fit_to_model(rgb, self.resolution_of(resolution), self.config.stride)
 
     def sense(self, content: Image.Image, resolution: int = DEFAULT_RESOLUTION, modalities: Sequence[str] | None = None,
               maps: Mapping[str, OwnMap | None] | None = None, cache: bool = True,
@@ -250,6 +254,7 @@ class TranslationPipeline:
         used instead of the sense's; it is not extracted then. Unusable maps raise UsageError.
         settings: Canny thresholds, HED or Canny, and the resolution the senses run at.
         """
+        content = self._rgb(content)  # once, for the model size and for the senses' own size
         prepared = self.prepare(content, resolution)
         size = (prepared.height, prepared.width)
         wanted = self.senses.modalities if modalities is None else self.modalities_of(modalities)
@@ -270,7 +275,7 @@ class TranslationPipeline:
         resampled to the model size (lines by max-pool, labels by nearest, the rest bilinear)."""
         scale = settings.detect_resolution / max(prepared.size)
         w, h = max(1, round(prepared.width * scale)), max(1, round(prepared.height * scale))
-        at = to_rgb(content).resize((w, h), Image.Resampling.LANCZOS)
+        at = content.resize((w, h), Image.Resampling.LANCZOS)  # content: RGB already (sense)
         maps = self.senses.extract(at, (h, w), modalities, cache=cache, settings=settings)
         return resampled(maps, (prepared.height, prepared.width))
 
