@@ -190,22 +190,24 @@ def wire(state: DemoState, ui: dict, common: dict, settings: Callable[[Sequence]
 
     editors = list(ui["own"].values())
     radios = [ui["sources"][m] for m in ui["own"]]  # the own-map inputs' cards, in the same order
-
-    def mine(sources: Sequence) -> list[str]:
-        return [m for m, source in zip(ui["own"], sources, strict=True) if source == MINE]
-
     inputs = [ui["content"], ui["resolution"], *radios, *ui["settings"]]
     n = len(radios)
-    ui["content"].change(lambda content, resolution, *values: editor_backgrounds(
-        state, ui["own"], content, resolution, settings(values[n:])), inputs, editors, **common)  # fmt: skip
-    ui["resolution"].change(lambda content, resolution, *values: editor_backgrounds(
-        state, ui["own"], content, resolution, settings(values[n:]), keep=mine(values[:n])), inputs, editors, **common)  # fmt: skip
+
+    def refill(editors_of: dict, keep_mine: bool) -> Callable:
+        """The handler refilling `editors_of` from `inputs`' values; `keep_mine`: cards on "my map" keep
+        their strokes (a new size or new settings), a new content refills them all."""
+        def run(content, resolution, *values):
+            keep = [m for m, source in zip(ui["own"], values[:n], strict=True) if source == MINE] if keep_mine else ()
+            return editor_backgrounds(state, editors_of, content, resolution, settings(values[n:]), keep=keep)
+        return run
+
+    ui["content"].change(refill(ui["own"], keep_mine=False), inputs, editors, **common)
+    ui["resolution"].change(refill(ui["own"], keep_mine=True), inputs, editors, **common)
     if "edges" in ui["own"]:  # new edge settings redraw only the edges editor (other strokes stay)
         only = {"edges": ui["own"]["edges"]}
-        gr.on(sense_settings.triggers(ui["settings"]),
-              lambda content, resolution, *values: editor_backgrounds(state, only, content, resolution,
-                                                                      settings(values[n:]), keep=mine(values[:n]))[0],
-              inputs, [only["edges"]], **common)  # fmt: skip
+        redraw = refill(only, keep_mine=True)
+        gr.on(sense_settings.triggers(ui["settings"]), lambda *values: redraw(*values)[0], inputs, [only["edges"]],
+              **common)  # fmt: skip
     checks = dict(zip(state.modalities, ui["checks"], strict=True))
     for m, radio in ui["sources"].items():
         if not state.availability[m].ok:
