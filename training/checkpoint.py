@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from sensorium.atomic import atomic_path, write_atomic
+from sensorium.atomic import atomic_dir, atomic_path, write_atomic
 
 STATE_VERSION = 1
 PATTERN = re.compile(r"state-(\d{8})\.pt$")
@@ -109,6 +109,17 @@ def load_latest_valid(directory: Path, map_location: str | torch.device = "cpu")
 
 
 DISCRIMINATOR_NAME = "discriminator.safetensors"
+
+
+def write_export(folder: Path, model: torch.nn.Module, disc: torch.nn.Module, export_dtype: str, metadata) -> Path:
+    """An export: the generator's weights and config, and the discriminator beside them (so that
+    `--init_from` on it warm-starts both), replacing `folder` whole or not at all (scripts take
+    model.safetensors as "done"). `export_dtype`: TrainConfig's, "float32" or "float16"."""
+    dtype = torch.float16 if export_dtype == "float16" else None
+    with atomic_dir(folder) as tmp:
+        model.save_pretrained(tmp, dtype=dtype, metadata=metadata)
+        save_discriminator(disc, tmp, dtype)
+    return Path(folder)
 
 
 def save_discriminator(disc: torch.nn.Module, directory: Path, dtype: torch.dtype | None = None) -> Path:

@@ -10,9 +10,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
-from sensorium.atomic import atomic_dir
 from sensorium.data import SenseDataset
 from sensorium.discriminator import MultiscaleDiscriminator
 from sensorium.model import CONFIG_NAME, WEIGHTS_NAME, Sensorium
@@ -39,11 +36,7 @@ def export_state(state_path: Path, out: Path, data: str | None = None) -> Path:
         raise SystemExit(f"--out {out} holds other files than an export ({', '.join(foreign[:3])}…): give a new folder")
     disc = MultiscaleDiscriminator.from_config(cfg.model)
     disc.load_state_dict(state["disc"], strict=True)
-    dtype = torch.float16 if cfg.export_dtype == "float16" else None
-    with atomic_dir(out) as folder:  # the discriminator too, so --init_from on this export warm-starts D
-        model.save_pretrained(folder, dtype=dtype, metadata=meta)
-        checkpoint.save_discriminator(disc, folder, dtype)
-    return out
+    return checkpoint.write_export(out, model, disc, cfg.export_dtype, meta)
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from sensorium.atomic import atomic_dir, write_atomic
+from sensorium.atomic import write_atomic
 from sensorium.checkpoint_info import CheckpointInfo
 from sensorium.conditioning import expand_presence
 from sensorium.config import ConfigError
@@ -277,10 +277,7 @@ def main(argv: list[str] | None = None) -> Path:
             steps=final, data=str(cfg.data), perceptual=vgg.mode if vgg is not None else "none",
             device=describe_device(device), world_size=info.world_size, batch_size=cfg.batch_size * info.world_size,
             training_minutes=round(train_seconds() / 60, 1), init_from=started_from or None)  # fmt: skip
-        dtype = torch.float16 if cfg.export_dtype == "float16" else None
-        with atomic_dir(export) as folder:  # whole or not at all: scripts take model.safetensors as "done"
-            ema.cpu().save_pretrained(folder, dtype=dtype, metadata=meta)
-            checkpoint.save_discriminator(disc, folder, dtype)
+        checkpoint.write_export(export, ema.cpu(), disc, cfg.export_dtype, meta)
         print(f"exported {export}", flush=True)
     logger.close()
     distributed.cleanup()
