@@ -32,8 +32,9 @@ def measure(runtime: str) -> dict:
     """One process's medians (ms): senses side by side, the render after them, the whole request,
     each sense alone (the senses one after another) and their sum."""
     import torch
-    from PIL import Image, ImageOps
+    from PIL import Image
 
+    from benchmarks.common import fresh_variant
     from sensorium.bundled import demo_checkpoint
     from sensorium.images import center_crop_square
     from sensorium.model import Sensorium
@@ -49,14 +50,10 @@ def measure(runtime: str) -> dict:
     style = pipe.style(Image.open(EXAMPLES / "style_starry_night.jpg").convert("RGB"), 256)
     usable = [m for m in pipe.trained_modalities if senses.status()[m].ok]
 
-    def variant(i: int) -> Image.Image:  # a new image each time: no map cache answers
-        image = ImageOps.mirror(square) if i % 2 else square
-        return image.crop((i, i, image.width - 1, image.height - 1))
-
     sensing, rendering, whole = [], [], []
     for i in range(WARMUP + REQUESTS):
         start = time.perf_counter()
-        content = pipe.sense(variant(i), 256, usable)
+        content = pipe.sense(fresh_variant(square, i), 256, usable)  # new: no cache answers
         sensed = time.perf_counter()
         pipe.render(content, style, usable)
         done = time.perf_counter()
@@ -67,7 +64,7 @@ def measure(runtime: str) -> dict:
     senses.parallel = False
     alone: dict[str, list[float]] = {m: [] for m in usable}
     for i in range(SEQUENTIAL):
-        maps = pipe.sense(variant(100 + i), 256, usable).maps
+        maps = pipe.sense(fresh_variant(square, 100 + i), 256, usable).maps
         for m in usable:
             alone[m].append(maps.seconds[m])
 
